@@ -1,0 +1,315 @@
+// Package store owns the persistent state of scimbridge: orgs, directories,
+// tokens, SCIM users and groups, and the memberships between them. It defines
+// the contract (the Store interface, the record types and the errors) that
+// every backend implements; store/bolt is the default backend and
+// store/storetest the conformance suite that every backend runs.
+//
+// The package never imports an HTTP, SCIM, SAML or OIDC library and never
+// logs: it speaks in records and errors. Callers in the scim package turn SCIM
+// documents into records (filling the indexed fields) and records back into
+// SCIM JSON; the store treats a record's Attributes as opaque bytes.
+//
+// Contract shared by every backend:
+//   - Every write is atomic and durable (fsync'd) before it returns: a write
+//     that returned nil survives a crash, a write that returned an error left
+//     nothing behind.
+//   - Uniqueness (userName by Fold, group displayName by Fold) is enforced in
+//     the same transaction as the write, so of two concurrent creates with
+//     colliding names exactly one succeeds and the other gets ErrConflict.
+//   - Nothing crosses a directory: every lookup, listing, index and member
+//     reference is scoped to the DirKey it is given. An id of another
+//     directory is ErrNotFound, never a different error that would leak it.
+//   - Membership changes write only the memberships that change (two keys
+//     per member), never a whole group.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors owned by the store. Backends wrap them with context; callers test
+// them with errors.Is and errors.As.
+var (
+	// ErrNotFound means the org, directory, token, user or group does not
+	// exist in the scope that was asked.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a uniqueness constraint would be violated. The error
+	// is a *ConflictError that names the field.
+	ErrConflict = errors.New("store: conflict")
+	// ErrVersionMismatch means the caller's expected version (If-Match) is
+	// not the current version of the resource.
+	ErrVersionMismatch = errors.New("store: version mismatch")
+	// ErrInvalidMember means a member reference is not a user of the same
+	// directory. The error is a *MemberError that names the reference.
+	ErrInvalidMember = errors.New("store: invalid member")
+	// ErrLocked means another process holds the database file.
+	ErrLocked = errors.New("store: database is locked by another process")
+)
+
+// ConflictError is returned (wrapped in ErrConflict) when a uniqueness
+// constraint is violated.
+type ConflictError struct {
+	Field string // "userName", "displayName", "org", "directory"
+	Value string // the value the caller gave
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("store: %s %q is already in use", e.Field, e.Value)
+}
+
+// Is makes errors.Is(err, ErrConflict) true for a *ConflictError.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// MemberError is returned when a member reference is not acceptable.
+type MemberError struct {
+	ID     string // the reference as given
+	Nested bool   // the reference is a group of the same directory (nested groups are refused)
+}
+
+func (e *MemberError) Error() string {
+	if e.Nested {
+		return fmt.Sprintf("store: member %q is a group; nested groups are not supported", e.ID)
+	}
+	return fmt.Sprintf("store: member %q is not a user of this directory", e.ID)
+}
+
+// Is makes errors.Is(err, ErrInvalidMember) true for a *MemberError.
+func (e *MemberError) Is(target error) bool { return target == ErrInvalidMember }
+
+// DirKey names one directory of one org: the scope of every user and group.
+type DirKey struct {
+	Org       string
+	Directory string
+}
+
+func (k DirKey) String() string { return k.Org + "/" + k.Directory }
+
+// Org is the isolation boundary.
+type Org struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// Directory is one IdP connection inside an org.
+type Directory struct {
+	Org     string    `json:"org"`
+	Name    string    `json:"name"`
+	Profile string    `json:"profile"` // generic, okta, entra, google
+	Created time.Time `json:"created"`
+}
+
+// Key returns the directory's DirKey.
+func (d Directory) Key() DirKey { return DirKey{Org: d.Org, Directory: d.Name} }
+
+// TokenKind says what a token may do.
+type TokenKind string
+
+// Token kinds.
+const (
+	TokenSCIM  TokenKind = "scim"  // SCIM API of one directory
+	TokenAdmin TokenKind = "admin" // admin API of one org
+	TokenSuper TokenKind = "super" // every org, backups
+)
+
+// Token is a bearer token as stored: only its hash is kept.
+type Token struct {
+	ID        string    `json:"id"`
+	Kind      TokenKind `json:"kind"`
+	Org       string    `json:"org,omitempty"`       // empty for super tokens
+	Directory string    `json:"directory,omitempty"` // set for SCIM tokens only
+	Name      string    `json:"name"`
+	Prefix    string    `json:"prefix"` // the first characters of the secret, to tell tokens apart in listings
+	Hash      []byte    `json:"hash"`   // SHA-256 of the secret
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires,omitzero"` // zero: never
+}
+
+// Expired reports whether the token is past its expiry at now.
+func (t Token) Expired(now time.Time) bool {
+	return !t.Expires.IsZero() && !now.Before(t.Expires)
+}
+
+// User is a SCIM user as stored. The indexed fields are filled by the caller
+// from the SCIM document; Attributes is the document itself (canonical
+// attribute names, without id, meta, groups and password) and is opaque to
+// the store.
+type User struct {
+	ID          string
+	UserName    string   // unique per directory under Fold
+	ExternalID  string   // indexed case-exactly, not unique
+	DisplayName string   // returned as the member display of groups
+	Active      bool     //
+	Emails      []string // indexed under Fold, not unique
+	Attributes  []byte   // JSON object
+	Version     uint64   // starts at 1, +1 on every change (also membership changes)
+	Created     time.Time
+	Modified    time.Time
+
+	// Groups is filled on reads that ask for it (User, and ListUsers with
+	// Query.WithGroups); it is ignored on writes.
+	Groups []GroupRef
+}
+
+// GroupRef is a group a user is a direct member of.
+type GroupRef struct {
+	ID          string
+	DisplayName string
+}
+
+// Group is a SCIM group as stored, without its members (they are keys of
+// their own). Attributes is the document without id, meta and members.
+type Group struct {
+	ID          string
+	DisplayName string // unique per directory under Fold
+	ExternalID  string // indexed case-exactly, not unique
+	Attributes  []byte
+	MemberCount int
+	Version     uint64
+	Created     time.Time
+	Modified    time.Time
+}
+
+// MemberRef is one member of a group as listed.
+type MemberRef struct {
+	ID          string
+	DisplayName string // the member's current displayName
+}
+
+// MemberChange is what a group update does to the membership. RemoveAll is
+// applied first, then Remove, then Add. Adding a present member or removing
+// an absent one is not an error and changes nothing.
+type MemberChange struct {
+	RemoveAll bool
+	Remove    []string
+	Add       []string
+}
+
+// Members reads the current membership of a group inside an update
+// transaction. It is valid only during the callback it is passed to.
+type Members interface {
+	Has(userID string) bool
+	// Each calls fn for every member id in id order until fn returns false.
+	Each(fn func(userID string) bool)
+}
+
+// Field is an indexed field that a Plan can look up.
+type Field string
+
+// Indexed fields. Users: ID, UserName (Fold), ExternalID (exact), Email
+// (Fold). Groups: ID, DisplayName (Fold), ExternalID (exact).
+const (
+	FieldID          Field = "id"
+	FieldUserName    Field = "userName"
+	FieldExternalID  Field = "externalId"
+	FieldEmail       Field = "email"
+	FieldDisplayName Field = "displayName"
+)
+
+// PlanOp is the kind of a Plan node.
+type PlanOp int
+
+// Plan node kinds.
+const (
+	PlanLookup PlanOp = iota // one index lookup (Field, Value, Prefix)
+	PlanAnd                  // intersection of Subs
+	PlanOr                   // union of Subs
+)
+
+// Plan is a set of candidate ids computed from indexes only. A nil *Plan
+// means every resource of the directory. The candidates are a superset of
+// the real result: the caller's Match is always applied on top.
+type Plan struct {
+	Op     PlanOp
+	Field  Field
+	Value  string // raw value; the backend applies the field's fold
+	Prefix bool   // match every key that starts with Value (sw)
+	Subs   []*Plan
+}
+
+// Record is the view of a user or group that a Query's Match and SortKey
+// see: the SCIM document and the attributes the store keeps beside it.
+type Record struct {
+	ID         string
+	Attributes []byte // the JSON document; valid only during the call
+	Version    uint64
+	Created    time.Time
+	Modified   time.Time
+}
+
+// Query selects, orders and pages a listing.
+type Query struct {
+	Plan  *Plan
+	Match func(r Record) bool // nil: every candidate matches
+	// SortKey, when set, orders the matches by the returned key (ascending,
+	// ties by id; descending when Desc). Without it the order is by id,
+	// which is stable across pages.
+	SortKey    func(r Record) string
+	Desc       bool
+	StartIndex int // 1-based; values below 1 mean 1
+	Count      int // page size; 0 means no resource, only the total
+	WithGroups bool
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Total    int
+	Users    []User
+	Examined int // records read to answer (for tests and logs)
+}
+
+// GroupPage is one page of a group listing.
+type GroupPage struct {
+	Total    int
+	Groups   []Group
+	Examined int
+}
+
+// Store is the contract every backend implements. Every method takes the
+// context first and returns before doing any work if it is done.
+type Store interface {
+	CreateOrg(ctx context.Context, name string) (Org, error)
+	Orgs(ctx context.Context) ([]Org, error)
+	CreateDirectory(ctx context.Context, d Directory) (Directory, error)
+	Directory(ctx context.Context, k DirKey) (Directory, error)
+	Directories(ctx context.Context, org string) ([]Directory, error)
+
+	// CreateToken stores t (ID, Hash and Created must be set). Hashes are
+	// unique across the database.
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash finds a token by the SHA-256 of its secret.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	Tokens(ctx context.Context, org string) ([]Token, error)
+	DeleteToken(ctx context.Context, id string) error
+
+	// CreateUser assigns ID, Version 1, Created and Modified, and stores u.
+	CreateUser(ctx context.Context, dir DirKey, u User) (User, error)
+	// User reads one user with its groups.
+	User(ctx context.Context, dir DirKey, id string) (User, error)
+	// UpdateUser reads the user, checks ifVersion (0: any), calls fn with
+	// the current record and stores what fn left in it (ID, Version,
+	// Created, Modified and Groups are the store's). fn runs inside the
+	// write transaction: it must be pure CPU work, and may run more than
+	// once. An error from fn aborts the update and is returned as is.
+	UpdateUser(ctx context.Context, dir DirKey, id string, ifVersion uint64, fn func(u *User) error) (User, error)
+	// DeleteUser removes the user and every membership it has.
+	DeleteUser(ctx context.Context, dir DirKey, id string, ifVersion uint64) error
+	ListUsers(ctx context.Context, dir DirKey, q Query) (UserPage, error)
+
+	// CreateGroup stores g with the given members (user ids of dir).
+	CreateGroup(ctx context.Context, dir DirKey, g Group, members []string) (Group, error)
+	Group(ctx context.Context, dir DirKey, id string) (Group, error)
+	// UpdateGroup is UpdateUser for groups; fn also returns the membership
+	// change to apply in the same transaction.
+	UpdateGroup(ctx context.Context, dir DirKey, id string, ifVersion uint64, fn func(g *Group, m Members) (MemberChange, error)) (Group, error)
+	DeleteGroup(ctx context.Context, dir DirKey, id string, ifVersion uint64) error
+	ListGroups(ctx context.Context, dir DirKey, q Query) (GroupPage, error)
+	// GroupMembers lists up to limit members of a group with ids greater
+	// than after, in id order, so a caller can stream a large group in
+	// chunks without holding a transaction open between them.
+	GroupMembers(ctx context.Context, dir DirKey, groupID, after string, limit int) ([]MemberRef, error)
+
+	Close() error
+}
