@@ -1,0 +1,71 @@
+// Package reqlog gives every HTTP request of every scimbridge surface a
+// request id (echoed in the X-Request-Id response header), a request-scoped
+// zerolog logger carrying that id, one access-log line, and recovery from
+// panics. It is shared by the SCIM API and the surfaces that come after it,
+// which is why it is a package of its own.
+//
+// It never logs a header, a query string or a body: the access line names
+// the route pattern (the path without its query), never the Authorization
+// header, so tokens, passwords and filters with personal data stay out of
+// the logs.
+package reqlog
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+)
+
+// Wrap returns next behind the request id, logger, access-log and recovery
+// middleware. onPanic writes the response for a panicking request (the
+// caller knows the error format of its surface); it may be nil.
+func Wrap(log zerolog.Logger, next http.Handler, onPanic func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	h := recoverer(next, onPanic)
+	h = hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
+		l := hlog.FromRequest(r)
+		ev := l.Info()
+		if status >= 500 {
+			ev = l.Error()
+		}
+		ev.Str("method", r.Method).
+			Str("path", r.URL.EscapedPath()).
+			Int("status", status).
+			Int("bytes", size).
+			Dur("duration", d).
+			Msg("request")
+	})(h)
+	h = hlog.RequestIDHandler("request_id", "X-Request-Id")(h)
+	h = hlog.NewHandler(log)(h)
+	return h
+}
+
+// ID returns the request id of r, or "" outside Wrap.
+func ID(r *http.Request) string {
+	if id, ok := hlog.IDFromRequest(r); ok {
+		return id.String()
+	}
+	return ""
+}
+
+func recoverer(next http.Handler, onPanic func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			hlog.FromRequest(r).Error().Interface("panic", v).Msg("handler panicked")
+			if onPanic != nil {
+				onPanic(w, r)
+				return
+			}
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
