@@ -26,6 +26,16 @@ type Options struct {
 	StringBooleans bool
 }
 
+// externalIDAttr is the definition of the common attribute externalId.
+var externalIDAttr = func() schema.CoreAttribute {
+	for _, a := range commonAttrs {
+		if a.Name() == "externalId" {
+			return a
+		}
+	}
+	panic("resource: elimity-com/scim has no externalId common attribute")
+}()
+
 // identifiers are the attributes whose values name or reference a resource:
 // control and format characters (NUL, zero-width space, bidi overrides) are
 // refused in them, since they make names that look alike and differ.
@@ -70,7 +80,7 @@ func (t *Type) Normalize(in map[string]any, opts Options) (Doc, *scimerrors.Scim
 			if v == nil {
 				continue
 			}
-			s, err := checkString(schema.CommonAttributes()[1], "externalId", v)
+			s, err := checkString(externalIDAttr, "externalId", v)
 			if err != nil {
 				return nil, err
 			}
