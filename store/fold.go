@@ -19,5 +19,26 @@ var folder = cases.Fold()
 // (lookups and filter evaluation), so an index lookup and a full scan always
 // agree. Changing it requires a migration that rebuilds the indexes.
 func Fold(s string) string {
-	return norm.NFC.String(folder.String(norm.NFC.String(s)))
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return norm.NFC.String(folder.String(norm.NFC.String(s)))
+		}
+	}
+	// ASCII: NFC changes nothing and full folding is lower-casing.
+	return asciiLower(s)
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

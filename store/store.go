@@ -134,8 +134,10 @@ func (t Token) Expired(now time.Time) bool {
 
 // User is a SCIM user as stored. The indexed fields are filled by the caller
 // from the SCIM document; Attributes is the document itself (canonical
-// attribute names, without id, meta, groups and password) and is opaque to
-// the store.
+// attribute names, without id, meta, groups and password). It must be a
+// JSON object; the store does not interpret it but may store it normalised
+// (compacted, keys reordered). UserName must not be empty; empty
+// ExternalID and Emails values are not indexed.
 type User struct {
 	ID          string
 	UserName    string   // unique per directory under Fold
@@ -148,8 +150,8 @@ type User struct {
 	Created     time.Time
 	Modified    time.Time
 
-	// Groups is filled on reads that ask for it (User, and ListUsers with
-	// Query.WithGroups); it is ignored on writes.
+	// Groups is filled on reads that ask for it (User, UpdateUser, and
+	// ListUsers with Query.WithGroups); it is ignored on writes.
 	Groups []GroupRef
 }
 
@@ -178,7 +180,9 @@ type MemberRef struct {
 	DisplayName string // the member's current displayName
 }
 
-// MemberChange is what a group update does to the membership. RemoveAll is
+// MemberChange is what a group update does to the membership. Every user
+// whose membership changes gets a new Version, as its groups attribute
+// changed (CreateGroup does the same for the initial members). RemoveAll is
 // applied first, then Remove, then Add. Adding a present member or removing
 // an absent one is not an error and changes nothing.
 type MemberChange struct {

@@ -1,0 +1,178 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+func userName(i int) string { return fmt.Sprintf("user%06d@example.com", i) }
+
+// fill creates org acme, directory okta, n users (bulk) and a group with the
+// first members of them. It returns the directory, the user ids and the
+// group id.
+func fill(tb testing.TB, db *DB, n, members int) (store.DirKey, []string, string) {
+	tb.Helper()
+	ctx := context.Background()
+	dir := store.DirKey{Org: "acme", Directory: "okta"}
+	if _, err := db.CreateOrg(ctx, dir.Org); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := db.CreateDirectory(ctx, store.Directory{Org: dir.Org, Name: dir.Directory}); err != nil {
+		tb.Fatal(err)
+	}
+	ids, err := db.bulkUsers(dir, fakeUsers(0, n), 1000)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: fmt.Sprintf("first %d", members)}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.bulkMembers(dir, g.ID, ids[:members], 5000); err != nil {
+		tb.Fatal(err)
+	}
+	return dir, ids, g.ID
+}
+
+func fakeUsers(from, n int) []store.User {
+	us := make([]store.User, n)
+	for i := range us {
+		name := userName(from + i)
+		us[i] = store.User{
+			UserName: name, ExternalID: fmt.Sprintf("00u%07d", from+i), DisplayName: fmt.Sprintf("User %d", from+i),
+			Active: true, Emails: []string{name},
+			Attributes: fmt.Appendf(nil, `{"userName":%q,"name":{"givenName":"User","familyName":"%d"},"title":"Engineer","active":true}`, name, from+i),
+		}
+	}
+	return us
+}
+
+// The big fixture is built once per test binary and shared by benchmarks:
+// 100,000 users, a group of all of them and a group of the first 1,000.
+var big struct {
+	once  sync.Once
+	tmp   string
+	db    *DB
+	dir   store.DirKey
+	ids   []string
+	group map[int]string // member count → group id
+	spare []string       // users in no group, handed out by spareUser
+	err   error
+}
+
+const bigUsers = 100_000
+
+func bigFixture(b *testing.B) {
+	b.Helper()
+	big.once.Do(func() {
+		if big.tmp, big.err = os.MkdirTemp("", "bolt-bench-"); big.err != nil {
+			return
+		}
+		if big.db, big.err = Open(filepath.Join(big.tmp, "bench.db"), Options{}); big.err != nil {
+			return
+		}
+		big.err = errors.New("building the fixture failed") // if fill calls b.Fatal
+		big.dir, big.ids, _ = fill(b, big.db, bigUsers, bigUsers)
+		g, err := big.db.CreateGroup(context.Background(), big.dir, store.Group{DisplayName: "first 1000"}, nil)
+		if big.err = err; err != nil {
+			return
+		}
+		big.group = map[int]string{1000: g.ID}
+		big.err = big.db.bulkMembers(big.dir, g.ID, big.ids[:1000], 5000)
+		p, err := big.db.ListGroups(context.Background(), big.dir, store.Query{Plan: &store.Plan{Field: store.FieldDisplayName, Value: fmt.Sprintf("first %d", bigUsers)}, Count: 1})
+		if err != nil || len(p.Groups) != 1 {
+			big.err = fmt.Errorf("find big group: %v", err)
+			return
+		}
+		big.group[bigUsers] = p.Groups[0].ID
+	})
+	if big.err != nil {
+		b.Fatal(big.err)
+	}
+}
+
+// spareUser returns a user of the fixture that no group has, making more
+// (in bulk, outside the timer) when they run out.
+func spareUser(b *testing.B) string {
+	if len(big.spare) == 0 {
+		b.StopTimer()
+		p, err := big.db.ListUsers(context.Background(), big.dir, store.Query{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if big.spare, err = big.db.bulkUsers(big.dir, fakeUsers(p.Total, 2000), 1000); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	id := big.spare[0]
+	big.spare = big.spare[1:]
+	return id
+}
+
+func closeFixture() {
+	if big.db != nil {
+		big.db.Close()
+	}
+	if big.tmp != "" {
+		os.RemoveAll(big.tmp)
+	}
+}
+
+func BenchmarkCreateUser(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	dir, _, _ := fill(b, db, 0, 0)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		u := fakeUsers(i, 1)[0]
+		if _, err := db.CreateUser(ctx, dir, u); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkUserNameLookup(b *testing.B) {
+	bigFixture(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		name := userName(i * 7919 % bigUsers)
+		p, err := big.db.ListUsers(ctx, big.dir, store.Query{Plan: &store.Plan{Field: store.FieldUserName, Value: name}, Count: 1})
+		if err != nil || p.Total != 1 || p.Examined != 1 {
+			b.Fatalf("ListUsers(userName eq %s) = total %d examined %d, %v; want 1, 1", name, p.Total, p.Examined, err)
+		}
+		i++
+	}
+}
+
+func BenchmarkAddMember(b *testing.B) {
+	bigFixture(b)
+	ctx := context.Background()
+	for _, members := range []int{1000, bigUsers} {
+		b.Run(fmt.Sprintf("members=%d", members), func(b *testing.B) {
+			gid := big.group[members]
+			for b.Loop() {
+				uid := spareUser(b)
+				_, err := big.db.UpdateGroup(ctx, big.dir, gid, 0, func(*store.Group, store.Members) (store.MemberChange, error) {
+					return store.MemberChange{Add: []string{uid}}, nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

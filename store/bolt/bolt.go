@@ -1,0 +1,377 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Timeout is how long Open waits for the file lock held by another
+	// process before it fails with store.ErrLocked. Zero or negative means
+	// one second; the store never waits forever.
+	Timeout time.Duration
+	// Now is the clock used for Created and Modified. Nil means time.Now.
+	// Times are stored in UTC.
+	Now func() time.Time
+}
+
+// DB is a store.Store on one bbolt file. It is safe for concurrent use.
+type DB struct {
+	bolt *bbolt.DB
+	now  func() time.Time
+}
+
+const (
+	defaultTimeout = time.Second
+	// initialMmapSize reserves address space so that a growing file does not
+	// have to be remapped (a remap waits for every read transaction).
+	initialMmapSize = 64 << 20
+)
+
+// Open opens or creates the database at path, takes an exclusive lock on it,
+// and runs the migrations the file has not seen yet. If another process (or
+// another DB in this process) holds the file, Open gives up after
+// opts.Timeout with an error wrapping store.ErrLocked.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	bo := &bbolt.Options{Timeout: opts.Timeout, FreelistType: bbolt.FreelistArrayType}
+	if runtime.GOOS != "windows" { // Windows grows the file to the mapped size.
+		bo.InitialMmapSize = initialMmapSize
+	}
+	b, err := bbolt.Open(path, 0o600, bo)
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("bolt: open %s: %w (waited %s for the file lock; is another scimbridge running on this file?)", path, store.ErrLocked, opts.Timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	db := &DB{bolt: b, now: opts.Now}
+	if err := db.migrate(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close releases the file and its lock. It waits for open transactions.
+func (db *DB) Close() error {
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("bolt: close: %w", err)
+	}
+	return nil
+}
+
+// update runs fn in one read-write transaction after checking ctx.
+func (db *DB) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Update(fn)
+}
+
+// view runs fn in one read-only transaction after checking ctx.
+func (db *DB) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(fn)
+}
+
+// stamp returns the current time in UTC, without a monotonic reading.
+func (db *DB) stamp() time.Time { return db.now().UTC() }
+
+// Layout. See doc.go.
+var (
+	bucketMeta      = []byte("meta")
+	bucketOrgs      = []byte("orgs")
+	bucketDirs      = []byte("dirs")
+	bucketTokens    = []byte("tokens")
+	bucketTokenHash = []byte("token_hash")
+
+	keySchema = []byte("schema")
+
+	// Inside a directory bucket.
+	keyDirectory        = []byte("directory")
+	bucketUsers         = []byte("users")
+	bucketGroups        = []byte("groups")
+	bucketUserName      = []byte("idx_user_name")
+	bucketUserExt       = []byte("idx_user_ext")
+	bucketUserEmail     = []byte("idx_user_email")
+	bucketGroupName     = []byte("idx_group_name")
+	bucketGroupExt      = []byte("idx_group_ext")
+	bucketMembers       = []byte("members")
+	bucketMemberOf      = []byte("memberof")
+	bucketCounters      = []byte("counters")
+	keyUserCount        = []byte("users")
+	keyGroupCount       = []byte("groups")
+	directorySubBuckets = [][]byte{
+		bucketUsers, bucketGroups, bucketUserName, bucketUserExt, bucketUserEmail,
+		bucketGroupName, bucketGroupExt, bucketMembers, bucketMemberOf, bucketCounters,
+	}
+)
+
+// migration is one step of the schema. migrations[i] takes a file from
+// schema version i to i+1, inside one transaction with the version bump.
+type migration struct {
+	name string
+	up   func(tx *bbolt.Tx) error
+}
+
+var migrations = []migration{
+	{name: "initial layout", up: func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketOrgs, bucketDirs, bucketTokens, bucketTokenHash} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+}
+
+func schemaVersion(tx *bbolt.Tx) uint64 {
+	if b := tx.Bucket(bucketMeta); b != nil {
+		return decodeUint(b.Get(keySchema))
+	}
+	return 0
+}
+
+// migrate brings the file to len(migrations). A file newer than this build is
+// refused rather than misread.
+func (db *DB) migrate() error {
+	var have uint64
+	if err := db.bolt.View(func(tx *bbolt.Tx) error {
+		have = schemaVersion(tx)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	want := uint64(len(migrations))
+	switch {
+	case have == want:
+		return nil
+	case have > want:
+		return fmt.Errorf("schema version %d is newer than this build supports (%d)", have, want)
+	}
+	return db.bolt.Update(func(tx *bbolt.Tx) error {
+		for v := schemaVersion(tx); v < want; v++ {
+			m := migrations[v]
+			if err := m.up(tx); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", v+1, m.name, err)
+			}
+			if err := tx.Bucket(bucketMeta).Put(keySchema, encodeUint(v+1)); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", v+1, m.name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// dirTx is one directory's buckets inside one transaction.
+type dirTx struct {
+	key       store.DirKey
+	bucket    *bbolt.Bucket
+	users     *bbolt.Bucket
+	groups    *bbolt.Bucket
+	userName  *bbolt.Bucket
+	userExt   *bbolt.Bucket
+	userEmail *bbolt.Bucket
+	groupName *bbolt.Bucket
+	groupExt  *bbolt.Bucket
+	members   *bbolt.Bucket
+	memberOf  *bbolt.Bucket
+	counters  *bbolt.Bucket
+	now       time.Time // set by writers
+}
+
+var (
+	errNoOrg       = fmt.Errorf("no such org: %w", store.ErrNotFound)
+	errNoDirectory = fmt.Errorf("no such directory: %w", store.ErrNotFound)
+	errNoUser      = fmt.Errorf("no such user: %w", store.ErrNotFound)
+	errNoGroup     = fmt.Errorf("no such group: %w", store.ErrNotFound)
+	errNoToken     = fmt.Errorf("no such token: %w", store.ErrNotFound)
+)
+
+// directoryBucket returns the bucket of directory k, or nil.
+func directoryBucket(tx *bbolt.Tx, k store.DirKey) *bbolt.Bucket {
+	if k.Org == "" || k.Directory == "" {
+		return nil
+	}
+	org := tx.Bucket(bucketDirs).Bucket([]byte(k.Org))
+	if org == nil {
+		return nil
+	}
+	return org.Bucket([]byte(k.Directory))
+}
+
+func openDir(tx *bbolt.Tx, k store.DirKey) (*dirTx, error) {
+	b := directoryBucket(tx, k)
+	if b == nil {
+		return nil, errNoDirectory
+	}
+	d := &dirTx{key: k, bucket: b}
+	for _, s := range []struct {
+		name []byte
+		dst  **bbolt.Bucket
+	}{
+		{bucketUsers, &d.users}, {bucketGroups, &d.groups},
+		{bucketUserName, &d.userName}, {bucketUserExt, &d.userExt}, {bucketUserEmail, &d.userEmail},
+		{bucketGroupName, &d.groupName}, {bucketGroupExt, &d.groupExt},
+		{bucketMembers, &d.members}, {bucketMemberOf, &d.memberOf}, {bucketCounters, &d.counters},
+	} {
+		if *s.dst = b.Bucket(s.name); *s.dst == nil {
+			return nil, fmt.Errorf("directory %s is missing bucket %s", k, s.name)
+		}
+	}
+	return d, nil
+}
+
+// Keys.
+
+// idLen is the length of every id the store generates (canonical UUID). Keys
+// that end in an id are split by length, so a 0x00 inside an indexed value
+// cannot shift the id.
+const idLen = 36
+
+// pairKey returns a + 0x00 + b.
+func pairKey(a, b string) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// empty is the value of keys whose presence is the information.
+var empty = []byte{}
+
+// has reports whether key is present in b. (Get cannot tell an empty value
+// from a missing key.)
+func has(b *bbolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return k != nil && bytes.Equal(k, key)
+}
+
+// scanPrefix calls fn for every key of b that starts with prefix, in key
+// order, until fn returns false. k and v are valid only during the call.
+func scanPrefix(b *bbolt.Bucket, prefix []byte, fn func(k, v []byte) bool) {
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
+// suffixIDs returns the ids (last idLen bytes) of the keys of b under prefix;
+// with exact, only keys that are prefix + id.
+func suffixIDs(b *bbolt.Bucket, prefix []byte, exact bool) []string {
+	var ids []string
+	scanPrefix(b, prefix, func(k, _ []byte) bool {
+		if len(k) < len(prefix)+idLen || exact && len(k) != len(prefix)+idLen {
+			return true
+		}
+		ids = append(ids, string(k[len(k)-idLen:]))
+		return true
+	})
+	return ids
+}
+
+func encodeUint(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func decodeUint(v []byte) uint64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func counter(b *bbolt.Bucket, key []byte) int { return int(decodeUint(b.Get(key))) }
+
+func addCounter(b *bbolt.Bucket, key []byte, delta int) error {
+	n := int64(decodeUint(b.Get(key))) + int64(delta)
+	if n < 0 {
+		return fmt.Errorf("counter %s would drop below zero", key)
+	}
+	return b.Put(key, encodeUint(uint64(n)))
+}
+
+// newID returns a random (version 4) UUID in canonical lower-case form.
+func newID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // never fails (crypto/rand crashes the program instead)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [idLen]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}
+
+// encode is json.Marshal without HTML escaping, so that Attributes keep
+// their characters (they are compacted, see compactJSON).
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// decode unmarshals a stored record. encoding/json copies what it keeps, so
+// v may point into the mmap.
+func decode(v []byte, dst any) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("decode record: %w", err)
+	}
+	return nil
+}
+
+// compactJSON returns a fresh compacted copy of a JSON document, which is
+// the form Attributes are stored and returned in. Empty means nil.
+func compactJSON(b []byte) (json.RawMessage, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, fmt.Errorf("attributes are not valid JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// checkVersion implements ifVersion.
+func checkVersion(have, want uint64) error {
+	if want != 0 && want != have {
+		return fmt.Errorf("%w: expected version %d, current is %d", store.ErrVersionMismatch, want, have)
+	}
+	return nil
+}

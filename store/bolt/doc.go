@@ -1,0 +1,107 @@
+// Package bolt is the default store.Store: one bbolt file (a copy-on-write
+// B+tree in an mmap) that holds orgs, directories, tokens, SCIM users and
+// groups, their indexes and their memberships. It is the only package that
+// imports bbolt, and no bbolt error leaves it unwrapped. It never logs, never
+// does network I/O, and never sleeps inside a transaction.
+//
+// # Opening
+//
+// Open takes an exclusive flock on the file. bbolt would wait forever for
+// a lock held by another process (or by another DB of this process), so Open
+// waits Options.Timeout (one second by default) and then fails with an error
+// wrapping store.ErrLocked. The file is created with mode 0600: it holds
+// token hashes and personal data. Address space for 64 MiB is reserved up
+// front (InitialMmapSize) so that a growing file rarely needs a remap, which
+// waits for every open read transaction. The file never shrinks in place;
+// deleted space is reused, and an offline bbolt.Compact reclaims it.
+//
+// # Schema and migrations
+//
+// The meta bucket holds the schema version (key "schema", uint64 big
+// endian). Open runs, in order and each in one transaction with its version
+// bump, the migrations the file has not seen; a file newer than this build
+// is refused rather than misread. Version 1 is the layout below. The fold
+// (store.Fold) is part of the schema: index keys are folded at write time
+// and lookups fold at read time, so changing the fold needs a migration that
+// rebuilds the folded indexes.
+//
+// # Layout
+//
+//	meta        schema → version
+//	orgs        org name → org record
+//	dirs        org name → bucket:
+//	              directory name → bucket (one per directory):
+//	                directory       → directory record
+//	                users           user id → user record
+//	                groups          group id → group record
+//	                idx_user_name   Fold(userName) → user id        (unique)
+//	                idx_user_ext    externalId 0x00 user id         (exact, not unique)
+//	                idx_user_email  Fold(email) 0x00 user id        (not unique)
+//	                idx_group_name  Fold(displayName) → group id    (unique)
+//	                idx_group_ext   externalId 0x00 group id        (exact, not unique)
+//	                members         group id 0x00 user id
+//	                memberof        user id 0x00 group id
+//	                counters        "users", "groups" → uint64 big endian
+//	tokens      token id → token record (the secret's SHA-256, never the secret)
+//	token_hash  SHA-256 → token id (unique)
+//
+// Records are JSON objects of internal structs (not the store types, so the
+// file format does not follow the Go API by accident). Ids are random UUIDs
+// (version 4, crypto/rand, lower case, 36 bytes); keys that end in an id are
+// split by that length, so a 0x00 inside an indexed value is harmless. Empty
+// values (externalId, emails) are not indexed: a lookup of "" finds nothing.
+// An empty userName or group displayName is refused, as it has no unique key.
+// Keys are limited to 32 KiB by bbolt, which bounds the indexed values; the
+// caller caps them long before that.
+//
+// Everything of a user or group lives in its directory's bucket, so every
+// lookup is scoped by construction: an id of another directory is simply
+// not there, and is store.ErrNotFound like an id that never existed.
+//
+// # Transactions and durability
+//
+// Every write method is exactly one bbolt Update transaction, committed with
+// fsync (NoSync is never set), that writes the resource, only the index keys
+// whose values changed, only the memberships that change (two keys each),
+// the new version of every user or group whose representation changed, and
+// the counters. A write that returned nil is on disk; a write that returned
+// an error wrote nothing. bbolt runs one writer at a time, so uniqueness
+// checks and writes cannot interleave: of two concurrent creates of the same
+// userName exactly one succeeds. Reads are View transactions and run
+// concurrently with each other and with the writer. db.Batch is not used:
+// update callbacks run exactly once. The context is checked before a
+// transaction starts; bbolt cannot stop one midway.
+//
+// Versions start at 1 and grow by one on every write to the resource,
+// including a change of a user's groups (a group's members being added or
+// removed, or the group being deleted), because the user's SCIM
+// representation lists its groups. Created and Modified come from
+// Options.Now, in UTC.
+//
+// Attributes must be valid JSON. They are stored and returned compacted
+// (insignificant white space removed, nothing else changed), so a caller
+// that needs byte equality should give compact JSON.
+//
+// # Listings
+//
+// ListUsers and ListGroups first compute candidate ids from the indexes
+// alone when the query has a Plan (an id lookup is a primary-key Get; a
+// userName, displayName or email lookup folds the value; externalId is
+// exact; Prefix is a range scan; And intersects; Or unites), then read the
+// candidates in id order. Without a Plan they walk the resource bucket in id
+// order. Query.Match is applied to every record read; Total counts the
+// matches. Without SortKey the page is taken while walking; with SortKey the
+// (key, id) of every match is kept, sorted, and the page is read again.
+// Examined counts the records decoded. When there is neither Match nor
+// SortKey only the page is decoded: Total is the number of candidates, or
+// without a Plan the directory's counter.
+//
+// # Byte lifetimes
+//
+// bbolt's keys and values point into the mmap and are valid only inside
+// their transaction. Every value this package returns is decoded or copied
+// before the transaction ends, so callers own what they get and may keep or
+// modify it. Record.Attributes given to Match and SortKey are valid only
+// during that call. store.Members given to an UpdateGroup callback reads the
+// live transaction and must not be used after the callback returns.
+package bolt

@@ -1,0 +1,385 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// groupRecord is a group as stored under its id. Its members are keys of
+// the members and memberof buckets.
+type groupRecord struct {
+	DisplayName string          `json:"displayName"`
+	ExternalID  string          `json:"externalId,omitempty"`
+	Attributes  json.RawMessage `json:"attributes,omitempty"`
+	MemberCount int             `json:"memberCount"`
+	Version     uint64          `json:"version"`
+	Created     time.Time       `json:"created"`
+	Modified    time.Time       `json:"modified"`
+}
+
+// group returns the record as a store.Group that shares r's slices.
+func (r *groupRecord) group(id string) store.Group {
+	return store.Group{
+		ID: id, DisplayName: r.DisplayName, ExternalID: r.ExternalID,
+		Attributes: r.Attributes, MemberCount: r.MemberCount,
+		Version: r.Version, Created: r.Created, Modified: r.Modified,
+	}
+}
+
+func newGroupRecord(g *store.Group) (groupRecord, error) {
+	attrs, err := compactJSON(g.Attributes)
+	if err != nil {
+		return groupRecord{}, err
+	}
+	return groupRecord{DisplayName: g.DisplayName, ExternalID: g.ExternalID, Attributes: attrs}, nil
+}
+
+func (d *dirTx) readGroup(id string) (groupRecord, error) {
+	var r groupRecord
+	v := d.groups.Get([]byte(id))
+	if id == "" || v == nil {
+		return r, errNoGroup
+	}
+	if err := decode(v, &r); err != nil {
+		return r, fmt.Errorf("group %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func (d *dirTx) putGroup(id string, r *groupRecord) error {
+	v, err := encode(r)
+	if err != nil {
+		return err
+	}
+	return d.groups.Put([]byte(id), v)
+}
+
+// touchGroup records a change of the group's membership by delta members.
+func (d *dirTx) touchGroup(id string, delta int) error {
+	r, err := d.readGroup(id)
+	if err != nil {
+		return err
+	}
+	r.MemberCount += delta
+	r.Version++
+	r.Modified = d.now
+	return d.putGroup(id, &r)
+}
+
+func (d *dirTx) reindexGroup(id string, old, new *groupRecord) error {
+	var oldName, newName, newRaw, oldExt, newExt string
+	if old != nil {
+		oldName, oldExt = store.Fold(old.DisplayName), old.ExternalID
+	}
+	if new != nil {
+		if newName = store.Fold(new.DisplayName); newName == "" {
+			return errors.New("displayName is empty")
+		}
+		newRaw, newExt = new.DisplayName, new.ExternalID
+	}
+	if err := reindexUnique(d.groupName, id, oldName, newName, &store.ConflictError{Field: "displayName", Value: newRaw}); err != nil {
+		return err
+	}
+	return reindexExact(d.groupExt, id, oldExt, newExt)
+}
+
+// checkMember returns nil if id is a user of the directory, else a
+// *store.MemberError.
+func (d *dirTx) checkMember(id string) error {
+	if id != "" && d.users.Get([]byte(id)) != nil {
+		return nil
+	}
+	return &store.MemberError{ID: id, Nested: id != "" && d.groups.Get([]byte(id)) != nil}
+}
+
+// setMember makes userID a member of groupID (in) or not, writing the two
+// membership keys and the user's new version only if that is a change. It
+// reports whether it changed anything.
+func (d *dirTx) setMember(groupID, userID string, in bool) (bool, error) {
+	gk, uk := pairKey(groupID, userID), pairKey(userID, groupID)
+	if has(d.members, gk) == in {
+		return false, nil
+	}
+	if in {
+		if err := d.members.Put(gk, empty); err != nil {
+			return false, err
+		}
+		if err := d.memberOf.Put(uk, empty); err != nil {
+			return false, err
+		}
+	} else {
+		if err := d.members.Delete(gk); err != nil {
+			return false, err
+		}
+		if err := d.memberOf.Delete(uk); err != nil {
+			return false, err
+		}
+	}
+	return true, d.touchUser(userID)
+}
+
+// memberIDs returns the member ids of a group in id order.
+func (d *dirTx) memberIDs(groupID string) []string {
+	return suffixIDs(d.members, pairKey(groupID, ""), true)
+}
+
+// members is store.Members over one transaction.
+type members struct {
+	d       *dirTx
+	groupID string
+}
+
+func (m members) Has(userID string) bool {
+	return len(userID) == idLen && has(m.d.members, pairKey(m.groupID, userID))
+}
+
+func (m members) Each(fn func(userID string) bool) {
+	scanPrefix(m.d.members, pairKey(m.groupID, ""), func(k, _ []byte) bool {
+		return fn(string(k[len(k)-idLen:]))
+	})
+}
+
+// CreateGroup stores a new group with the given members (user ids of dir;
+// repeats are fine). Each member gets a new version. A member that is not a
+// user of dir is a *store.MemberError and nothing is written.
+func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, memberIDs []string) (store.Group, error) {
+	id := newID()
+	var out store.Group
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		d.now = db.stamp()
+		r, err := newGroupRecord(&g)
+		if err != nil {
+			return err
+		}
+		r.Version, r.Created, r.Modified = 1, d.now, d.now
+		for _, uid := range memberIDs {
+			if err := d.checkMember(uid); err != nil {
+				return err
+			}
+		}
+		if err := d.reindexGroup(id, nil, &r); err != nil {
+			return err
+		}
+		for _, uid := range memberIDs {
+			changed, err := d.setMember(id, uid, true)
+			if err != nil {
+				return err
+			}
+			if changed {
+				r.MemberCount++
+			}
+		}
+		if err := d.putGroup(id, &r); err != nil {
+			return err
+		}
+		if err := addCounter(d.counters, keyGroupCount, 1); err != nil {
+			return err
+		}
+		out = r.group(id)
+		return nil
+	})
+	if err != nil {
+		return store.Group{}, fmt.Errorf("bolt: create group in %s: %w", dir, err)
+	}
+	return out, nil
+}
+
+// Group reads one group (without its members: see GroupMembers).
+func (db *DB) Group(ctx context.Context, dir store.DirKey, id string) (store.Group, error) {
+	var out store.Group
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		r, err := d.readGroup(id)
+		if err != nil {
+			return err
+		}
+		out = r.group(id)
+		return nil
+	})
+	if err != nil {
+		return store.Group{}, fmt.Errorf("bolt: group %s in %s: %w", id, dir, err)
+	}
+	return out, nil
+}
+
+// UpdateGroup is UpdateUser for groups. fn gets a copy of the group and the
+// current membership (valid only during the call) and returns the change
+// to apply: RemoveAll, then Remove, then Add. Only memberships that really
+// change are written, and only their users get a new version. An added id
+// that is not a user of dir is a *store.MemberError and nothing is written.
+func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVersion uint64, fn func(g *store.Group, m store.Members) (store.MemberChange, error)) (store.Group, error) {
+	var out store.Group
+	var fnErr error
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		d.now = db.stamp()
+		old, err := d.readGroup(id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(old.Version, ifVersion); err != nil {
+			return err
+		}
+		g := old.group(id)
+		change, err := fn(&g, members{d: d, groupID: id})
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		r, err := newGroupRecord(&g)
+		if err != nil {
+			return err
+		}
+		r.MemberCount, r.Version, r.Created, r.Modified = old.MemberCount, old.Version+1, old.Created, d.now
+		if err := d.reindexGroup(id, &old, &r); err != nil {
+			return err
+		}
+		// want is the membership each touched id must end with.
+		want := make(map[string]bool, len(change.Remove)+len(change.Add))
+		if change.RemoveAll {
+			for _, uid := range d.memberIDs(id) {
+				want[uid] = false
+			}
+		}
+		for _, uid := range change.Remove {
+			want[uid] = false
+		}
+		for _, uid := range change.Add {
+			if err := d.checkMember(uid); err != nil {
+				return err
+			}
+			want[uid] = true
+		}
+		for _, uid := range sortedKeys(want) {
+			if uid == "" {
+				continue
+			}
+			changed, err := d.setMember(id, uid, want[uid])
+			if err != nil {
+				return err
+			}
+			switch {
+			case changed && want[uid]:
+				r.MemberCount++
+			case changed:
+				r.MemberCount--
+			}
+		}
+		if err := d.putGroup(id, &r); err != nil {
+			return err
+		}
+		out = r.group(id)
+		return nil
+	})
+	if fnErr != nil {
+		return store.Group{}, fnErr
+	}
+	if err != nil {
+		return store.Group{}, fmt.Errorf("bolt: update group %s in %s: %w", id, dir, err)
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// DeleteGroup removes the group, its index keys and its memberships; every
+// member gets a new version.
+func (db *DB) DeleteGroup(ctx context.Context, dir store.DirKey, id string, ifVersion uint64) error {
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		d.now = db.stamp()
+		old, err := d.readGroup(id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(old.Version, ifVersion); err != nil {
+			return err
+		}
+		if err := d.reindexGroup(id, &old, nil); err != nil {
+			return err
+		}
+		for _, uid := range d.memberIDs(id) {
+			if _, err := d.setMember(id, uid, false); err != nil {
+				return err
+			}
+		}
+		if err := d.groups.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return addCounter(d.counters, keyGroupCount, -1)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: delete group %s in %s: %w", id, dir, err)
+	}
+	return nil
+}
+
+// GroupMembers lists up to limit members of a group whose ids are greater
+// than after, in id order, each with the user's current displayName.
+func (db *DB) GroupMembers(ctx context.Context, dir store.DirKey, groupID, after string, limit int) ([]store.MemberRef, error) {
+	var refs []store.MemberRef
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		if groupID == "" || d.groups.Get([]byte(groupID)) == nil {
+			return errNoGroup
+		}
+		if limit <= 0 {
+			return nil
+		}
+		prefix, from := pairKey(groupID, ""), pairKey(groupID, after)
+		c := d.members.Cursor()
+		k, _ := c.Seek(from)
+		if after != "" && bytes.Equal(k, from) {
+			k, _ = c.Next()
+		}
+		for ; len(refs) < limit && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			uid := string(k[len(k)-idLen:])
+			var n nameRecord
+			v := d.users.Get([]byte(uid))
+			if v == nil {
+				return fmt.Errorf("group %s has missing member %s", groupID, uid)
+			}
+			if err := decode(v, &n); err != nil {
+				return err
+			}
+			refs = append(refs, store.MemberRef{ID: uid, DisplayName: n.DisplayName})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: members of group %s in %s: %w", groupID, dir, err)
+	}
+	return refs, nil
+}

@@ -1,0 +1,352 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// userRecord is a user as stored under its id.
+type userRecord struct {
+	UserName    string          `json:"userName"`
+	ExternalID  string          `json:"externalId,omitempty"`
+	DisplayName string          `json:"displayName,omitempty"`
+	Active      bool            `json:"active,omitempty"`
+	Emails      []string        `json:"emails,omitempty"`
+	Attributes  json.RawMessage `json:"attributes,omitempty"`
+	Version     uint64          `json:"version"`
+	Created     time.Time       `json:"created"`
+	Modified    time.Time       `json:"modified"`
+}
+
+// user returns the record as a store.User that shares r's slices.
+func (r *userRecord) user(id string) store.User {
+	return store.User{
+		ID: id, UserName: r.UserName, ExternalID: r.ExternalID, DisplayName: r.DisplayName,
+		Active: r.Active, Emails: r.Emails, Attributes: r.Attributes,
+		Version: r.Version, Created: r.Created, Modified: r.Modified,
+	}
+}
+
+// newUserRecord takes the caller's fields of u; the store's fields are the
+// caller's to set.
+func newUserRecord(u *store.User) (userRecord, error) {
+	attrs, err := compactJSON(u.Attributes)
+	if err != nil {
+		return userRecord{}, err
+	}
+	return userRecord{
+		UserName: u.UserName, ExternalID: u.ExternalID, DisplayName: u.DisplayName,
+		Active: u.Active, Emails: slices.Clone(u.Emails), Attributes: attrs,
+	}, nil
+}
+
+// nameRecord reads only the displayName of a user or group record.
+type nameRecord struct {
+	DisplayName string `json:"displayName"`
+}
+
+func (d *dirTx) readUser(id string) (userRecord, error) {
+	var r userRecord
+	v := d.users.Get([]byte(id))
+	if id == "" || v == nil {
+		return r, errNoUser
+	}
+	if err := decode(v, &r); err != nil {
+		return r, fmt.Errorf("user %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func (d *dirTx) putUser(id string, r *userRecord) error {
+	v, err := encode(r)
+	if err != nil {
+		return err
+	}
+	return d.users.Put([]byte(id), v)
+}
+
+// touchUser records a change of the user's membership: its representation
+// (groups) changed, so it gets a new version.
+func (d *dirTx) touchUser(id string) error {
+	r, err := d.readUser(id)
+	if err != nil {
+		return err
+	}
+	r.Version++
+	r.Modified = d.now
+	return d.putUser(id, &r)
+}
+
+// userGroups returns the groups of a user in group id order.
+func (d *dirTx) userGroups(id string) ([]store.GroupRef, error) {
+	var refs []store.GroupRef
+	var err error
+	scanPrefix(d.memberOf, pairKey(id, ""), func(k, _ []byte) bool {
+		gid := string(k[len(k)-idLen:])
+		var n nameRecord
+		v := d.groups.Get([]byte(gid))
+		if v == nil {
+			err = fmt.Errorf("user %s is a member of missing group %s", id, gid)
+			return false
+		}
+		if err = decode(v, &n); err != nil {
+			return false
+		}
+		refs = append(refs, store.GroupRef{ID: gid, DisplayName: n.DisplayName})
+		return true
+	})
+	return refs, err
+}
+
+// foldedSet returns the distinct non-empty folded values.
+func foldedSet(vs []string) map[string]bool {
+	set := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		if f := store.Fold(v); f != "" {
+			set[f] = true
+		}
+	}
+	return set
+}
+
+// reindexUser moves the index keys of user id from old to new (nil: no
+// record) and enforces userName uniqueness. Only keys that change are
+// written.
+func (d *dirTx) reindexUser(id string, old, new *userRecord) error {
+	var oldName, newName, newRaw, oldExt, newExt string
+	var oldEmails, newEmails []string
+	if old != nil {
+		oldName, oldExt, oldEmails = store.Fold(old.UserName), old.ExternalID, old.Emails
+	}
+	if new != nil {
+		if newName = store.Fold(new.UserName); newName == "" {
+			return errors.New("userName is empty")
+		}
+		newRaw, newExt, newEmails = new.UserName, new.ExternalID, new.Emails
+	}
+	if err := reindexUnique(d.userName, id, oldName, newName, &store.ConflictError{Field: "userName", Value: newRaw}); err != nil {
+		return err
+	}
+	if err := reindexExact(d.userExt, id, oldExt, newExt); err != nil {
+		return err
+	}
+	olds, news := foldedSet(oldEmails), foldedSet(newEmails)
+	for e := range olds {
+		if !news[e] {
+			if err := d.userEmail.Delete(pairKey(e, id)); err != nil {
+				return err
+			}
+		}
+	}
+	for e := range news {
+		if !olds[e] {
+			if err := d.userEmail.Put(pairKey(e, id), empty); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// reindexUnique moves id from key old to key new of a unique index (folded
+// value → id). A new key held by another id is the conflict error.
+func reindexUnique(b *bbolt.Bucket, id, old, new string, conflict *store.ConflictError) error {
+	if old == new {
+		return nil
+	}
+	if new != "" {
+		if held := b.Get([]byte(new)); held != nil && string(held) != id {
+			return conflict
+		}
+	}
+	if old != "" {
+		if err := b.Delete([]byte(old)); err != nil {
+			return err
+		}
+	}
+	if new != "" {
+		return b.Put([]byte(new), []byte(id))
+	}
+	return nil
+}
+
+// reindexExact moves id from old to new in an index of value + 0x00 + id.
+// Empty values are not indexed.
+func reindexExact(b *bbolt.Bucket, id, old, new string) error {
+	if old == new {
+		return nil
+	}
+	if old != "" {
+		if err := b.Delete(pairKey(old, id)); err != nil {
+			return err
+		}
+	}
+	if new != "" {
+		return b.Put(pairKey(new, id), empty)
+	}
+	return nil
+}
+
+// CreateUser stores a new user with a fresh id, Version 1, and Created and
+// Modified set to now. u.ID, u.Version, the times and u.Groups are ignored.
+func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (store.User, error) {
+	id := newID()
+	var out store.User
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		d.now = db.stamp()
+		r, err := newUserRecord(&u)
+		if err != nil {
+			return err
+		}
+		r.Version, r.Created, r.Modified = 1, d.now, d.now
+		if err := d.reindexUser(id, nil, &r); err != nil {
+			return err
+		}
+		if err := d.putUser(id, &r); err != nil {
+			return err
+		}
+		if err := addCounter(d.counters, keyUserCount, 1); err != nil {
+			return err
+		}
+		out = r.user(id)
+		return nil
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("bolt: create user in %s: %w", dir, err)
+	}
+	return out, nil
+}
+
+// User reads one user with its groups.
+func (db *DB) User(ctx context.Context, dir store.DirKey, id string) (store.User, error) {
+	var out store.User
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		r, err := d.readUser(id)
+		if err != nil {
+			return err
+		}
+		out = r.user(id)
+		out.Groups, err = d.userGroups(id)
+		return err
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("bolt: user %s in %s: %w", id, dir, err)
+	}
+	return out, nil
+}
+
+// UpdateUser reads the user, checks ifVersion, lets fn change a copy, and
+// stores it with the next version, rewriting only the index keys whose
+// values changed. fn sees the user's Groups; what it does to them, to ID,
+// Version, Created and Modified is ignored. An error from fn is returned as
+// is and nothing is written.
+func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVersion uint64, fn func(u *store.User) error) (store.User, error) {
+	var out store.User
+	var fnErr error
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		d.now = db.stamp()
+		old, err := d.readUser(id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(old.Version, ifVersion); err != nil {
+			return err
+		}
+		groups, err := d.userGroups(id)
+		if err != nil {
+			return err
+		}
+		u := old.user(id) // fn gets a copy: old is diffed against it below
+		u.Emails, u.Groups = slices.Clone(u.Emails), slices.Clone(groups)
+		if fnErr = fn(&u); fnErr != nil {
+			return fnErr
+		}
+		r, err := newUserRecord(&u)
+		if err != nil {
+			return err
+		}
+		r.Version, r.Created, r.Modified = old.Version+1, old.Created, d.now
+		if err := d.reindexUser(id, &old, &r); err != nil {
+			return err
+		}
+		if err := d.putUser(id, &r); err != nil {
+			return err
+		}
+		out = r.user(id)
+		out.Groups = groups
+		return nil
+	})
+	if fnErr != nil {
+		return store.User{}, fnErr
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("bolt: update user %s in %s: %w", id, dir, err)
+	}
+	return out, nil
+}
+
+// DeleteUser removes the user, its index keys and its memberships; every
+// group it was in loses a member and gets a new version.
+func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVersion uint64) error {
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		d.now = db.stamp()
+		old, err := d.readUser(id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(old.Version, ifVersion); err != nil {
+			return err
+		}
+		if err := d.reindexUser(id, &old, nil); err != nil {
+			return err
+		}
+		var gids []string
+		scanPrefix(d.memberOf, pairKey(id, ""), func(k, _ []byte) bool {
+			gids = append(gids, string(k[len(k)-idLen:]))
+			return true
+		})
+		for _, gid := range gids {
+			if err := d.members.Delete(pairKey(gid, id)); err != nil {
+				return err
+			}
+			if err := d.memberOf.Delete(pairKey(id, gid)); err != nil {
+				return err
+			}
+			if err := d.touchGroup(gid, -1); err != nil {
+				return err
+			}
+		}
+		if err := d.users.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return addCounter(d.counters, keyUserCount, -1)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: delete user %s in %s: %w", id, dir, err)
+	}
+	return nil
+}
