@@ -1,0 +1,170 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// config is every setting of the server. Each setting can come from the
+// config file (YAML, keys as in settingTable), from an environment
+// variable SCIMBRIDGE_<KEY> (dots and dashes as underscores), or from a
+// flag; a flag beats the environment, which beats the file, which beats
+// the default.
+type config struct {
+	Data      string
+	Listen    string
+	PublicURL string
+	LogLevel  string
+
+	MaxBodyBytes       int
+	MaxPageSize        int
+	MaxPatchOperations int
+	MaxFilterLength    int
+	MaxFilterDepth     int
+	MaxFilterTerms     int
+}
+
+type setting struct {
+	key   string // file key; flag name is the last part with _ as -
+	usage string
+	str   *string
+	num   *int
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{key: "data", usage: "path of the bbolt database file", str: &c.Data},
+		{key: "listen", usage: "address to listen on (host:port)", str: &c.Listen},
+		{key: "public_url", usage: "external URL of the server, for SCIM locations (default http://LISTEN)", str: &c.PublicURL},
+		{key: "log_level", usage: "log level: debug, info, warn, error", str: &c.LogLevel},
+		{key: "scim.max_body_bytes", usage: "largest SCIM request body, in bytes (413 above)", num: &c.MaxBodyBytes},
+		{key: "scim.max_page_size", usage: "largest page of a SCIM listing (count is clamped to it)", num: &c.MaxPageSize},
+		{key: "scim.max_patch_operations", usage: "most operations in one SCIM PATCH", num: &c.MaxPatchOperations},
+		{key: "scim.max_filter_length", usage: "longest SCIM filter, in bytes", num: &c.MaxFilterLength},
+		{key: "scim.max_filter_depth", usage: "deepest nesting of a SCIM filter", num: &c.MaxFilterDepth},
+		{key: "scim.max_filter_terms", usage: "most comparisons in one SCIM filter", num: &c.MaxFilterTerms},
+	}
+}
+
+func defaultConfig() config {
+	return config{
+		Data:               "scimbridge.db",
+		Listen:             "127.0.0.1:8080",
+		LogLevel:           "info",
+		MaxBodyBytes:       4 << 20,
+		MaxPageSize:        1000,
+		MaxPatchOperations: 1000,
+		MaxFilterLength:    4096,
+		MaxFilterDepth:     16,
+		MaxFilterTerms:     64,
+	}
+}
+
+func flagName(key string) string {
+	if i := strings.LastIndex(key, "."); i >= 0 {
+		key = key[i+1:]
+	}
+	return strings.ReplaceAll(key, "_", "-")
+}
+
+func envName(key string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return "SCIMBRIDGE_" + strings.ToUpper(r.Replace(key))
+}
+
+func (s setting) set(v string) error {
+	if s.str != nil {
+		*s.str = v
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%s must be a positive integer, not %q", s.key, v)
+	}
+	*s.num = n
+	return nil
+}
+
+// registerFlags adds a flag per setting to fs. Flags are applied after the
+// file and the environment by applyFlags.
+func (c *config) registerFlags(fs *flag.FlagSet) map[string]*string {
+	vals := map[string]*string{}
+	for _, s := range c.settings() {
+		vals[s.key] = fs.String(flagName(s.key), "", s.usage+" (env "+envName(s.key)+")")
+	}
+	return vals
+}
+
+// load applies the config file (if any), the environment and then the
+// flags that were set.
+func (c *config) load(file string, getenv func(string) string, flags map[string]*string) error {
+	byKey := map[string]setting{}
+	for _, s := range c.settings() {
+		byKey[s.key] = s
+	}
+	if file == "" {
+		file = getenv("SCIMBRIDGE_CONFIG")
+	}
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return fmt.Errorf("config: %s: %w", file, err)
+		}
+		flat := map[string]string{}
+		flatten("", doc, flat)
+		keys := make([]string, 0, len(flat))
+		for k := range flat {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s, ok := byKey[k]
+			if !ok {
+				return fmt.Errorf("config: %s: unknown setting %q", file, k)
+			}
+			if err := s.set(flat[k]); err != nil {
+				return fmt.Errorf("config: %s: %w", file, err)
+			}
+		}
+	}
+	for _, s := range c.settings() {
+		if v := getenv(envName(s.key)); v != "" {
+			if err := s.set(v); err != nil {
+				return fmt.Errorf("config: %s: %w", envName(s.key), err)
+			}
+		}
+	}
+	for _, s := range c.settings() {
+		if v := flags[s.key]; v != nil && *v != "" {
+			if err := s.set(*v); err != nil {
+				return fmt.Errorf("config: --%s: %w", flagName(s.key), err)
+			}
+		}
+	}
+	return nil
+}
+
+func flatten(prefix string, v any, out map[string]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, cv := range x {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, cv, out)
+		}
+	default:
+		out[prefix] = fmt.Sprint(x)
+	}
+}

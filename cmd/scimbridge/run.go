@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scimbridge/scimbridge/internal/reqlog"
+	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/scim/filter"
+	"github.com/scimbridge/scimbridge/store"
+	"github.com/scimbridge/scimbridge/store/bolt"
+)
+
+const usage = `usage: scimbridge <command> [flags]
+
+commands:
+  serve          run the server (creates org "default" and directory "default" on an empty database)
+  token create   create a token offline (server stopped): --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]
+
+run "scimbridge <command> -h" for the flags of a command.
+`
+
+// backends maps a store backend name to its constructor. Only bbolt
+// exists today.
+var backends = map[string]func(path string) (store.Store, error){
+	"bolt": func(path string) (store.Store, error) {
+		return bolt.Open(path, bolt.Options{Timeout: time.Second})
+	},
+}
+
+// exitError carries an exit status with a message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// run is the whole program; main only supplies the process's context,
+// environment and streams. It returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		fmt.Fprintln(stderr, ee.msg)
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "scimbridge:", err)
+	return 1
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &exitError{code: 2, msg: usage}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			return &exitError{code: 2, msg: "usage: scimbridge token create --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]"}
+		}
+		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q\n\n%s", args[0], usage)}
+}
+
+func openStore(path string) (store.Store, error) {
+	st, err := backends["bolt"](path)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use by another scimbridge process (stop it first, or use another --data): %w", path, err)
+	}
+	return st, err
+}
+
+func newLogger(w io.Writer, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || lvl == zerolog.NoLevel {
+		return zerolog.Logger{}, fmt.Errorf("unknown log level %q", level)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "YAML config file (env SCIMBRIDGE_CONFIG)")
+	cfg := defaultConfig()
+	flags := cfg.registerFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.load(*cfgFile, getenv, flags); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	public := strings.TrimRight(cfg.PublicURL, "/")
+	if public == "" {
+		public = "http://" + ln.Addr().String()
+	}
+	if err := bootstrap(ctx, st, public, stdout); err != nil {
+		ln.Close()
+		return err
+	}
+
+	scimServer := scim.New(st, scim.Config{
+		BaseURL:            public,
+		MaxBodyBytes:       int64(cfg.MaxBodyBytes),
+		MaxPageSize:        cfg.MaxPageSize,
+		MaxPatchOperations: cfg.MaxPatchOperations,
+		Filter: filter.Limits{
+			MaxLength: cfg.MaxFilterLength,
+			MaxDepth:  cfg.MaxFilterDepth,
+			MaxTerms:  cfg.MaxFilterTerms,
+		},
+	})
+	srv := &http.Server{
+		Handler:           handler(log, scimServer),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	log.Info().Str("listen", ln.Addr().String()).Str("data", cfg.Data).Str("public_url", public).Msg("serving")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down; finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// handler is every HTTP surface of the server behind the request-log
+// middleware.
+func handler(log zerolog.Logger, scimServer http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(scim.PathPrefix, scimServer)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"not_found","message":"no such endpoint; the SCIM API is under /scim/v2/{org}/{directory}"}`)
+	})
+	return reqlog.Wrap(log, mux, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, scim.PathPrefix) {
+			scim.WritePanic(w, r)
+			return
+		}
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	})
+}
+
+// bootstrap prepares an empty database: org "default", directory
+// "default", one SCIM token and one admin token, printed once. On a
+// database that has data it prints where to point an IdP.
+func bootstrap(ctx context.Context, st store.Store, public string, stdout io.Writer) error {
+	orgs, err := st.Orgs(ctx)
+	if err != nil {
+		return err
+	}
+	if len(orgs) > 0 {
+		fmt.Fprintln(stdout, "scimbridge is serving. SCIM base URLs (paste into Okta, Entra ID or Google Workspace):")
+		for _, o := range orgs {
+			dirs, err := st.Directories(ctx, o.Name)
+			if err != nil {
+				return err
+			}
+			for _, d := range dirs {
+				fmt.Fprintf(stdout, "  %s/%s/%s\n", public, strings.TrimSuffix(scim.PathPrefix, "/")+"/"+d.Org, d.Name)
+			}
+		}
+		fmt.Fprintln(stdout, "Tokens are shown only when created; make another with: scimbridge token create --data PATH --org ORG --directory DIR")
+		return nil
+	}
+	if _, err := st.CreateOrg(ctx, "default"); err != nil {
+		return err
+	}
+	if _, err := st.CreateDirectory(ctx, store.Directory{Org: "default", Name: "default", Profile: "generic"}); err != nil {
+		return err
+	}
+	scimToken, err := newToken(ctx, st, store.TokenSCIM, "default", "default", "first start", time.Time{})
+	if err != nil {
+		return err
+	}
+	adminToken, err := newToken(ctx, st, store.TokenAdmin, "default", "", "first start", time.Time{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `scimbridge is ready (new database: org "default", directory "default").
+
+  SCIM base URL (paste into Okta, Entra ID or Google Workspace):
+    %s%sdefault/default
+  SCIM bearer token (shown once; store it in the IdP):
+    %s
+  Admin token for org "default" (shown once):
+    %s
+
+`, public, scim.PathPrefix, scimToken, adminToken)
+	return nil
+}
+
+func newToken(ctx context.Context, st store.Store, kind store.TokenKind, org, dir, name string, expires time.Time) (string, error) {
+	secret, hash, prefix, err := store.NewTokenSecret()
+	if err != nil {
+		return "", err
+	}
+	id, err := store.NewID()
+	if err != nil {
+		return "", err
+	}
+	err = st.CreateToken(ctx, store.Token{
+		ID: id, Kind: kind, Org: org, Directory: dir, Name: name,
+		Prefix: prefix, Hash: hash, Created: time.Now().UTC(), Expires: expires,
+	})
+	if err != nil {
+		return "", fmt.Errorf("create %s token: %w", kind, err)
+	}
+	return secret, nil
+}
+
+// parseExpiry reads "90d", "12h", "30m" (Go durations plus days).
+func parseExpiry(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("--expires %q: want a positive number of days like 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--expires %q: want a duration like 90d or 12h", s)
+	}
+	return d, nil
+}
+
+func tokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "path of the bbolt database file (env SCIMBRIDGE_DATA; default scimbridge.db)")
+	org := fs.String("org", "", "org of the token (required)")
+	dir := fs.String("directory", "", "directory of a SCIM token (required unless --admin)")
+	admin := fs.Bool("admin", false, "create an admin token for the org instead of a SCIM token")
+	name := fs.String("name", "", "a name to recognise the token by")
+	expires := fs.String("expires", "", "lifetime, like 90d or 12h (default: never expires)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		*data = getenv("SCIMBRIDGE_DATA")
+	}
+	if *data == "" {
+		*data = defaultConfig().Data
+	}
+	if *org == "" || (*dir == "" && !*admin) || (*dir != "" && *admin) {
+		return &exitError{code: 2, msg: "token create: give --org and either --directory (SCIM token) or --admin"}
+	}
+	var exp time.Time
+	if *expires != "" {
+		d, err := parseExpiry(*expires)
+		if err != nil {
+			return &exitError{code: 2, msg: "token create: " + err.Error()}
+		}
+		exp = time.Now().UTC().Add(d)
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	kind := store.TokenSCIM
+	if *admin {
+		kind = store.TokenAdmin
+	} else if _, err := st.Directory(ctx, store.DirKey{Org: *org, Directory: *dir}); err != nil {
+		return fmt.Errorf("token create: directory %s/%s: %w", *org, *dir, err)
+	}
+	secret, err := newToken(ctx, st, kind, *org, *dir, *name, exp)
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	fmt.Fprintln(stdout, secret)
+	return nil
+}

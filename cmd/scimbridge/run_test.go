@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs "scimbridge serve" in-process on a free loopback port
+// and waits for its banner.
+func startServe(t *testing.T, env map[string]string, args ...string) (stdout *syncBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	getenv := func(k string) string { return env[k] }
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), getenv, stdout, stderr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), "scimbridge is") {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d before serving: %s", code, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner; stderr: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := false
+	stop = func() int {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return stdout, stop
+}
+
+var (
+	urlRe   = regexp.MustCompile(`(http://\S+/scim/v2/default/default)`)
+	tokenRe = regexp.MustCompile(`(scb_[A-Za-z0-9_-]{43})`)
+)
+
+func get(t *testing.T, url, token string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var body map[string]any
+	_ = json.Unmarshal(raw, &body)
+	return res.StatusCode, body
+}
+
+func TestServeFirstStartAndTokenCreate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "scimbridge.db")
+	out, stop := startServe(t, nil, "--data", data, "--listen", "127.0.0.1:0")
+	banner := out.String()
+	base := urlRe.FindString(banner)
+	tokens := tokenRe.FindAllString(banner, -1)
+	if base == "" || len(tokens) != 2 {
+		t.Fatalf("banner lacks the base URL or the two tokens:\n%s", banner)
+	}
+	status, body := get(t, base+"/Users", tokens[0])
+	if status != http.StatusOK || body["totalResults"] != float64(0) {
+		t.Fatalf("GET /Users with the printed SCIM token = %d %v", status, body)
+	}
+	if status, _ := get(t, base+"/Users", tokens[1]); status != http.StatusUnauthorized {
+		t.Errorf("admin token on SCIM = %d; want 401", status)
+	}
+	if status, _ := get(t, strings.Replace(base, "/scim/v2/default/default", "/healthz", 1), ""); status != http.StatusOK {
+		t.Errorf("/healthz = %d", status)
+	}
+
+	// While the server runs, the database is locked: token create fails fast.
+	var so, se bytes.Buffer
+	start := time.Now()
+	code := run(context.Background(), []string{"token", "create", "--data", data, "--org", "default", "--directory", "default"}, func(string) string { return "" }, &so, &se)
+	if code == 0 || !strings.Contains(se.String(), "in use by another scimbridge process") {
+		t.Errorf("token create on a locked database: code %d, stderr %q", code, se.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("locked database took %v to fail", d)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited with %d", code)
+	}
+
+	// Offline: a new SCIM token, printed alone on stdout.
+	so.Reset()
+	se.Reset()
+	code = run(context.Background(), []string{"token", "create", "--data", data, "--org", "default", "--directory", "default", "--name", "okta", "--expires", "90d"}, func(string) string { return "" }, &so, &se)
+	if code != 0 {
+		t.Fatalf("token create = %d: %s", code, se.String())
+	}
+	newToken := strings.TrimSpace(so.String())
+	if !tokenRe.MatchString(newToken) || strings.Count(so.String(), "\n") != 1 {
+		t.Fatalf("token create printed %q; want one token line", so.String())
+	}
+	so.Reset()
+	if code := run(context.Background(), []string{"token", "create", "--data", data, "--org", "default", "--admin"}, func(string) string { return "" }, &so, &se); code != 0 || !tokenRe.MatchString(so.String()) {
+		t.Errorf("token create --admin = %d %q %q", code, so.String(), se.String())
+	}
+	if code := run(context.Background(), []string{"token", "create", "--data", data, "--org", "default", "--directory", "nope"}, func(string) string { return "" }, &so, &se); code == 0 {
+		t.Errorf("token create for a missing directory succeeded")
+	}
+
+	// Restart: the data and the new token work, and the banner does not
+	// print old tokens again.
+	out, _ = startServe(t, nil, "--data", data, "--listen", "127.0.0.1:0")
+	if tokenRe.MatchString(out.String()) {
+		t.Errorf("restart banner prints a token:\n%s", out.String())
+	}
+	base = urlRe.FindString(out.String())
+	if status, _ := get(t, base+"/Users", newToken); status != http.StatusOK {
+		t.Errorf("offline token = %d; want 200", status)
+	}
+	if status, _ := get(t, base+"/Users", tokens[0]); status != http.StatusOK {
+		t.Errorf("first-start token after restart = %d; want 200", status)
+	}
+}
+
+func TestConfigSources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "scimbridge.yaml")
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:0\ndata: "+filepath.Join(dir, "file.db")+"\nscim:\n  max_page_size: 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	envData := filepath.Join(dir, "env.db")
+	out, _ := startServe(t, map[string]string{"SCIMBRIDGE_CONFIG": file, "SCIMBRIDGE_DATA": envData})
+	if _, err := os.Stat(envData); err != nil {
+		t.Errorf("environment did not override the file's data path: %v", err)
+	}
+	base := urlRe.FindString(out.String())
+	token := tokenRe.FindString(out.String())
+	_, spc := get(t, base+"/ServiceProviderConfig", token)
+	if got := spc["filter"].(map[string]any)["maxResults"]; got != float64(7) {
+		t.Errorf("filter.maxResults = %v; want 7 from the file", got)
+	}
+
+	c := defaultConfig()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("lisen: x\n"), 0o600)
+	if err := c.load(bad, func(string) string { return "" }, nil); err == nil || !strings.Contains(err.Error(), "unknown setting") {
+		t.Errorf("typo in config file: %v; want unknown setting", err)
+	}
+	if err := c.load("", func(k string) string {
+		if k == "SCIMBRIDGE_SCIM_MAX_PAGE_SIZE" {
+			return "-1"
+		}
+		return ""
+	}, nil); err == nil {
+		t.Errorf("negative page size accepted")
+	}
+}
