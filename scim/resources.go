@@ -72,7 +72,7 @@ func (s *Server) readDoc(c *call, t *resource.Type) (resource.Doc, error) {
 	if e != nil {
 		return nil, e
 	}
-	doc, e := t.Normalize(obj, c.opts)
+	doc, e := t.Normalize(obj, c.prof.values)
 	if e != nil {
 		return nil, e
 	}
@@ -351,7 +351,7 @@ func (s *Server) patch(c *call, t *resource.Type, id string) {
 		fail(c.w, c.r, e)
 		return
 	}
-	opts := patch.Options{Options: c.opts, MaxOperations: s.cfg.MaxPatchOperations}
+	opts := patch.Options{Options: c.prof.values, MaxOperations: s.cfg.MaxPatchOperations, ReplaceUpserts: c.prof.replaceUpserts}
 	ops, e := patch.Request(obj, opts)
 	if e != nil {
 		fail(c.w, c.r, e)

@@ -93,7 +93,7 @@ type call struct {
 	r    *http.Request
 	dir  store.Directory
 	base string // the directory's SCIM base URL
-	opts resource.Options
+	prof profile
 }
 
 // ServeHTTP routes a request under PathPrefix. Each path segment is
@@ -256,14 +256,40 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, key store.
 		r:    r,
 		dir:  dir,
 		base: s.baseURL(r) + PathPrefix + url.PathEscape(key.Org) + "/" + url.PathEscape(key.Directory),
-		opts: profileOptions(dir.Profile),
+		prof: profileOf(dir.Profile),
 	}, nil
 }
 
-// profileOptions returns the lenient readings a directory's IdP profile
-// needs. Entra ID sends booleans as "True"/"False" strings.
-func profileOptions(profile string) resource.Options {
-	return resource.Options{StringBooleans: profile == "entra"}
+// Profiles a directory can have: the IdP that feeds it.
+const (
+	ProfileGeneric = "generic"
+	ProfileOkta    = "okta"
+	ProfileEntra   = "entra"
+	ProfileGoogle  = "google"
+)
+
+// Profiles lists the valid directory profiles.
+var Profiles = []string{ProfileGeneric, ProfileOkta, ProfileEntra, ProfileGoogle}
+
+// profile is how requests of a directory are read. Leniency that cannot
+// change the meaning of a request that follows the RFC applies to every
+// profile: "True"/"False" strings for booleans, a one-element array or a
+// bare id for a single-valued complex attribute (manager), unqualified
+// extension attribute names, capitalised PATCH ops, remove with a value
+// list. A profile switches only where the IdP and the RFC disagree on the
+// meaning of the same request: for entra, a replace through a value
+// filter that matches nothing creates the element instead of failing with
+// noTarget.
+type profile struct {
+	values         resource.Options
+	replaceUpserts bool
+}
+
+func profileOf(name string) profile {
+	return profile{
+		values:         resource.Options{StringBooleans: true},
+		replaceUpserts: name == ProfileEntra,
+	}
 }
 
 func (s *Server) baseURL(r *http.Request) string {

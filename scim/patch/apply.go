@@ -346,6 +346,13 @@ func (a *applier) complex(kind opKind, tg target, v any) *scimerrors.ScimError {
 // merge writes the normalized sub-attributes nv into dst and unassigns the
 // writable sub-attributes that raw (the value as sent) gives as empty.
 func (a *applier) merge(attr resource.Attr, dst map[string]any, raw, nv any) {
+	if m, ok := nv.(map[string]any); ok && !attr.Def.MultiValued() {
+		// A single-valued reference (manager) that now points elsewhere
+		// keeps none of what described the old referent ($ref, display).
+		if v, ok := m["value"]; ok && dst["value"] != nil && dst["value"] != v {
+			clear(dst)
+		}
+	}
 	if m, ok := nv.(map[string]any); ok {
 		for k, x := range m {
 			set(dst, k, x)
@@ -490,7 +497,7 @@ func (a *applier) elements(kind opKind, tg target, v any) *scimerrors.ScimError 
 		switch {
 		case kind == opRemove:
 			return nil // nothing to remove is success
-		case kind == opReplace && tg.filter != nil:
+		case kind == opReplace && tg.filter != nil && !a.opts.ReplaceUpserts:
 			return resource.Err(scimerrors.ScimTypeNoTarget, "no value of %q matches the filter of path %q", parent.Name(a.t), tg.path)
 		}
 		// add, or replace of "attr.sub" on an empty attribute (treated as

@@ -40,6 +40,11 @@ type Options struct {
 	// MaxOperations caps the operations of one request; 0 or less means
 	// DefaultMaxOperations.
 	MaxOperations int
+	// ReplaceUpserts makes a replace through an eq-only value filter that
+	// matches nothing create the element, as an add does, instead of
+	// failing with noTarget (RFC 7644 section 3.5.2.3). Entra ID replaces
+	// emails[type eq "work"].value on users that have no work email.
+	ReplaceUpserts bool
 }
 
 func (o Options) maxOperations() int {

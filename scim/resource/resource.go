@@ -153,7 +153,9 @@ func (t *Type) KnownSchema(urn string) (string, bool) {
 
 // Resolve finds the attribute named by uri (empty, the core schema URN or
 // an extension URN), name and sub (empty for none). Names are matched
-// case-insensitively, as RFC 7643 section 2.1 says. The error says what is
+// case-insensitively, as RFC 7643 section 2.1 says. Without a URN, a name
+// that neither the core schema nor the common attributes define resolves
+// to the one extension attribute of that name, if exactly one exists. The error says what is
 // unknown, in words fit for a SCIM error detail.
 func (t *Type) Resolve(uri, name, sub string) (Attr, error) {
 	var a Attr
@@ -177,6 +179,19 @@ func (t *Type) Resolve(uri, name, sub string) (Attr, error) {
 		}
 		if def, ok := ext.Attributes.ContainsAttribute(name); ok {
 			a, found = Attr{SchemaURN: ext.ID, Def: def}, true
+		}
+	}
+	if !found && uri == "" {
+		// An unqualified name that only an extension defines, once (Entra
+		// sends path "manager" for the enterprise manager).
+		for _, ext := range t.Extensions {
+			if def, ok := ext.Attributes.ContainsAttribute(name); ok {
+				if found {
+					found = false // defined by two extensions: ambiguous
+					break
+				}
+				a, found = Attr{SchemaURN: ext.ID, Def: def}, true
+			}
 		}
 	}
 	if !found {

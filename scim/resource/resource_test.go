@@ -154,3 +154,30 @@ func TestCheckText(t *testing.T) {
 		t.Errorf("CheckText refused newline and tab in free text")
 	}
 }
+
+func TestLenientShapes(t *testing.T) {
+	u := User()
+	// Entra's manager shapes: a bare id, and a one-element array.
+	for _, body := range []string{
+		`{"schemas": ["` + UserSchema + `"], "userName": "a", "` + EnterpriseUserSchema + `": {"manager": "u-0012"}}`,
+		`{"schemas": ["` + UserSchema + `"], "userName": "a", "` + EnterpriseUserSchema + `": {"manager": [{"value": "u-0012", "$ref": "https://x/Users/u-0012"}]}}`,
+	} {
+		got, err := u.Normalize(decode(t, body), Options{})
+		if err != nil {
+			t.Fatalf("Normalize(%s): %v", body, err)
+		}
+		m, _ := got[EnterpriseUserSchema].(map[string]any)["manager"].(map[string]any)
+		if m["value"] != "u-0012" {
+			t.Errorf("Normalize(%s) manager = %v; want value u-0012", body, m)
+		}
+	}
+	// Two elements for a single-valued attribute stay an error.
+	if _, err := u.Normalize(decode(t, `{"schemas": ["`+UserSchema+`"], "userName": ["a", "b"]}`), Options{}); err == nil {
+		t.Errorf("two-element array for userName accepted")
+	}
+	// An unqualified extension attribute name resolves to the extension.
+	a, err := u.Resolve("", "manager", "value")
+	if err != nil || a.Name(u) != EnterpriseUserSchema+":manager.value" {
+		t.Errorf(`Resolve("", "manager", "value") = %q, %v`, a.Name(u), err)
+	}
+}

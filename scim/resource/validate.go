@@ -213,6 +213,18 @@ func normalizeAttr(def schema.CoreAttribute, name string, v any, opts Options) (
 		return nil, nil
 	}
 	if !def.MultiValued() {
+		// A one-element array for a single-valued attribute is read as its
+		// element (Entra sends manager as [{"value": …}]).
+		if list, ok := v.([]any); ok && len(list) == 1 {
+			v = list[0]
+		}
+		// A bare string for a complex attribute with a "value"
+		// sub-attribute is its value (Entra sends manager as "u-0012").
+		if s, ok := v.(string); ok && def.AttributeType() == "complex" {
+			if _, hasValue := def.SubAttributes().ContainsAttribute("value"); hasValue {
+				v = map[string]any{"value": s}
+			}
+		}
 		return normalizeSingle(def, name, v, opts)
 	}
 	list, ok := v.([]any)
