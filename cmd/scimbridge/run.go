@@ -24,8 +24,9 @@ import (
 const usage = `usage: scimbridge <command> [flags]
 
 commands:
-  serve          run the server (creates org "default" and directory "default" on an empty database)
-  token create   create a token offline (server stopped): --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]
+  serve              run the server (creates org "default" and directory "default" on an empty database)
+  token create       create a token offline (server stopped): --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]
+  directory create   create a directory offline (server stopped): --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]
 
 run "scimbridge <command> -h" for the flags of a command.
 `
@@ -77,6 +78,11 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return &exitError{code: 2, msg: "usage: scimbridge token create --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]"}
 		}
 		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+	case "directory":
+		if len(args) < 2 || args[1] != "create" {
+			return &exitError{code: 2, msg: "usage: scimbridge directory create --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]"}
+		}
+		return directoryCreate(ctx, args[2:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -292,12 +298,7 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" {
-		*data = getenv("SCIMBRIDGE_DATA")
-	}
-	if *data == "" {
-		*data = defaultConfig().Data
-	}
+	*data = dataPath(*data, getenv)
 	if *org == "" || (*dir == "" && !*admin) || (*dir != "" && *admin) {
 		return &exitError{code: 2, msg: "token create: give --org and either --directory (SCIM token) or --admin"}
 	}
@@ -326,4 +327,62 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintln(stdout, secret)
 	return nil
+}
+
+// dataPath is --data, else SCIMBRIDGE_DATA, else the default.
+func dataPath(flagValue string, getenv func(string) string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if v := getenv("SCIMBRIDGE_DATA"); v != "" {
+		return v
+	}
+	return defaultConfig().Data
+}
+
+func directoryCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("directory create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "", "path of the bbolt database file (env SCIMBRIDGE_DATA; default scimbridge.db)")
+	org := fs.String("org", "default", "org of the directory")
+	name := fs.String("name", "", "name of the directory, as it appears in its SCIM base URL (required)")
+	profile := fs.String("profile", scim.ProfileGeneric, "IdP profile: "+strings.Join(scim.Profiles, ", "))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !validName(*name) || !validName(*org) {
+		return &exitError{code: 2, msg: "directory create: --org and --name must be 1 to 64 letters, digits, '-' or '_'"}
+	}
+	known := false
+	for _, p := range scim.Profiles {
+		known = known || p == *profile
+	}
+	if !known {
+		return &exitError{code: 2, msg: fmt.Sprintf("directory create: unknown profile %q; want one of %s", *profile, strings.Join(scim.Profiles, ", "))}
+	}
+	st, err := openStore(dataPath(*data, getenv))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.CreateDirectory(ctx, store.Directory{Org: *org, Name: *name, Profile: *profile})
+	if err != nil {
+		return fmt.Errorf("directory create: %w", err)
+	}
+	fmt.Fprintf(stdout, "directory %s/%s created (profile %s); SCIM base URL path: %s%s/%s\n", d.Org, d.Name, d.Profile, scim.PathPrefix, d.Org, d.Name)
+	fmt.Fprintf(stdout, "create its token with: scimbridge token create --org %s --directory %s\n", d.Org, d.Name)
+	return nil
+}
+
+// validName accepts the names of orgs and directories: they appear in URLs.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

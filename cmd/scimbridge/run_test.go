@@ -194,3 +194,43 @@ func TestConfigSources(t *testing.T) {
 		t.Errorf("negative page size accepted")
 	}
 }
+
+func TestDirectoryCreate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "scimbridge.db")
+	out, stop := startServe(t, nil, "--data", data, "--listen", "127.0.0.1:0")
+	_ = out
+	stop()
+	var so, se bytes.Buffer
+	none := func(string) string { return "" }
+	if code := run(context.Background(), []string{"directory", "create", "--data", data, "--name", "entra-hq", "--profile", "entra"}, none, &so, &se); code != 0 {
+		t.Fatalf("directory create = %d: %s", code, se.String())
+	}
+	if !strings.Contains(so.String(), "/scim/v2/default/entra-hq") {
+		t.Errorf("directory create printed %q", so.String())
+	}
+	for _, args := range [][]string{
+		{"directory", "create", "--data", data, "--name", "entra-hq"},                  // exists
+		{"directory", "create", "--data", data, "--name", "x", "--profile", "azure"},   // unknown profile
+		{"directory", "create", "--data", data, "--name", "a/b"},                       // not URL-safe
+		{"directory", "create", "--data", data, "--name", "y", "--org", "no-such-org"}, // no org
+	} {
+		if code := run(context.Background(), args, none, &so, &se); code == 0 {
+			t.Errorf("%v succeeded", args)
+		}
+	}
+	so.Reset()
+	if code := run(context.Background(), []string{"token", "create", "--data", data, "--org", "default", "--directory", "entra-hq"}, none, &so, &se); code != 0 {
+		t.Fatalf("token for the new directory: %s", se.String())
+	}
+	token := strings.TrimSpace(so.String())
+	out, _ = startServe(t, nil, "--data", data, "--listen", "127.0.0.1:0")
+	var base string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "/entra-hq") {
+			base = strings.TrimSpace(line)
+		}
+	}
+	if status, _ := get(t, base+"/Users", token); status != http.StatusOK {
+		t.Errorf("new directory's token on %s = %d", base, status)
+	}
+}
