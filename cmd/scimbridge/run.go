@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/filter"
@@ -153,7 +154,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		},
 	})
 	srv := &http.Server{
-		Handler:           handler(log, scimServer),
+		Handler:           handler(log, scimServer, admin.New(st, admin.Config{PublicURL: public, Profiles: scim.Profiles})),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
@@ -181,9 +182,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // handler is every HTTP surface of the server behind the request-log
 // middleware.
-func handler(log zerolog.Logger, scimServer http.Handler) http.Handler {
+func handler(log zerolog.Logger, scimServer, adminServer http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(scim.PathPrefix, scimServer)
+	mux.Handle(admin.PathPrefix, adminServer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -350,7 +352,7 @@ func directoryCreate(ctx context.Context, args []string, getenv func(string) str
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if !validName(*name) || !validName(*org) {
+	if !admin.ValidName(*name) || !admin.ValidName(*org) {
 		return &exitError{code: 2, msg: "directory create: --org and --name must be 1 to 64 letters, digits, '-' or '_'"}
 	}
 	known := false
@@ -372,17 +374,4 @@ func directoryCreate(ctx context.Context, args []string, getenv func(string) str
 	fmt.Fprintf(stdout, "directory %s/%s created (profile %s); SCIM base URL path: %s%s/%s\n", d.Org, d.Name, d.Profile, scim.PathPrefix, d.Org, d.Name)
 	fmt.Fprintf(stdout, "create its token with: scimbridge token create --org %s --directory %s\n", d.Org, d.Name)
 	return nil
-}
-
-// validName accepts the names of orgs and directories: they appear in URLs.
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
