@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scimbridge/scimbridge/admin"
+	"github.com/scimbridge/scimbridge/conformance"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/filter"
@@ -27,6 +28,7 @@ const usage = `usage: scimbridge <command> [flags]
 commands:
   serve              run the server (creates org "default" and directory "default" on an empty database)
   token create       create a token offline (server stopped): --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]
+  conformance        check any SCIM server: --url BASE_URL --token TOKEN [--profile generic|okta|entra|google]
   directory create   create a directory offline (server stopped): --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]
 
 run "scimbridge <command> -h" for the flags of a command.
@@ -84,6 +86,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return &exitError{code: 2, msg: "usage: scimbridge directory create --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]"}
 		}
 		return directoryCreate(ctx, args[2:], getenv, stdout, stderr)
+	case "conformance":
+		return runConformance(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -373,5 +377,35 @@ func directoryCreate(ctx context.Context, args []string, getenv func(string) str
 	}
 	fmt.Fprintf(stdout, "directory %s/%s created (profile %s); SCIM base URL path: %s%s/%s\n", d.Org, d.Name, d.Profile, scim.PathPrefix, d.Org, d.Name)
 	fmt.Fprintf(stdout, "create its token with: scimbridge token create --org %s --directory %s\n", d.Org, d.Name)
+	return nil
+}
+
+// runConformance runs the conformance suite against any SCIM endpoint and
+// exits 0 only when no check failed.
+func runConformance(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2/default/default (env SCIMBRIDGE_URL)")
+	token := fs.String("token", "", "bearer token of that endpoint (env SCIMBRIDGE_TOKEN)")
+	profile := fs.String("profile", conformance.ProfileGeneric, "IdP shapes to send: generic, okta, entra, google")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *url == "" {
+		*url = getenv("SCIMBRIDGE_URL")
+	}
+	if *token == "" {
+		*token = getenv("SCIMBRIDGE_TOKEN")
+	}
+	if *url == "" || *token == "" {
+		return &exitError{code: 2, msg: "conformance: give --url and --token (or SCIMBRIDGE_URL and SCIMBRIDGE_TOKEN)"}
+	}
+	sum, err := conformance.Run(ctx, conformance.Config{URL: *url, Token: *token, Profile: *profile, Out: stdout})
+	if err != nil {
+		return fmt.Errorf("conformance: %w", err)
+	}
+	if sum.Failed > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("conformance: %d checks failed", sum.Failed)}
+	}
 	return nil
 }

@@ -234,3 +234,30 @@ func TestDirectoryCreate(t *testing.T) {
 		t.Errorf("new directory's token on %s = %d", base, status)
 	}
 }
+
+func TestConformanceCommand(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "scimbridge.db")
+	out, _ := startServe(t, nil, "--data", data, "--listen", "127.0.0.1:0")
+	base := urlRe.FindString(out.String())
+	token := tokenRe.FindString(out.String())
+	var so, se bytes.Buffer
+	none := func(string) string { return "" }
+	code := run(context.Background(), []string{"conformance", "--url", base, "--token", token}, none, &so, &se)
+	lines := strings.Split(strings.TrimSpace(so.String()), "\n")
+	last := lines[len(lines)-1]
+	if code != 0 || !regexp.MustCompile(`^\d+ passed, 0 failed(, \d+ skipped)?$`).MatchString(last) {
+		t.Fatalf("conformance = %d, last line %q\n%s\n%s", code, last, so.String(), se.String())
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !regexp.MustCompile(`^(PASS|SKIP) `).MatchString(l) {
+			t.Errorf("line %q", l)
+		}
+	}
+	if strings.Contains(so.String()+se.String(), token) {
+		t.Errorf("conformance printed the token")
+	}
+	so.Reset()
+	if code := run(context.Background(), []string{"conformance", "--url", base, "--token", "scb_wrong"}, none, &so, &se); code == 0 {
+		t.Errorf("conformance with a wrong token exited 0")
+	}
+}
