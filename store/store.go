@@ -1,26 +1,3 @@
-// Package store owns the persistent state of scimbridge: orgs, directories,
-// tokens, SCIM users and groups, and the memberships between them. It defines
-// the contract (the Store interface, the record types and the errors) that
-// every backend implements; store/bolt is the default backend and
-// store/storetest the conformance suite that every backend runs.
-//
-// The package never imports an HTTP, SCIM, SAML or OIDC library and never
-// logs: it speaks in records and errors. Callers in the scim package turn SCIM
-// documents into records (filling the indexed fields) and records back into
-// SCIM JSON; the store treats a record's Attributes as opaque bytes.
-//
-// Contract shared by every backend:
-//   - Every write is atomic and durable (fsync'd) before it returns: a write
-//     that returned nil survives a crash, a write that returned an error left
-//     nothing behind.
-//   - Uniqueness (userName by Fold, group displayName by Fold) is enforced in
-//     the same transaction as the write, so of two concurrent creates with
-//     colliding names exactly one succeeds and the other gets ErrConflict.
-//   - Nothing crosses a directory: every lookup, listing, index and member
-//     reference is scoped to the DirKey it is given. An id of another
-//     directory is ErrNotFound, never a different error that would leak it.
-//   - Membership changes write only the memberships that change (two keys
-//     per member), never a whole group.
 package store
 
 import (
@@ -135,7 +112,8 @@ func (t Token) Expired(now time.Time) bool {
 // User is a SCIM user as stored. The indexed fields are filled by the caller
 // from the SCIM document; Attributes is the document itself (canonical
 // attribute names, without id, meta, groups and password). It must be a
-// JSON object; the store does not interpret it but may store it normalised
+// JSON object; the store does not interpret it (beyond comparing it,
+// attribute by attribute, for events) but may store it normalised
 // (compacted, keys reordered). UserName must not be empty; empty
 // ExternalID and Emails values are not indexed.
 type User struct {
@@ -314,6 +292,19 @@ type Store interface {
 	// than after, in id order, so a caller can stream a large group in
 	// chunks without holding a transaction open between them.
 	GroupMembers(ctx context.Context, dir DirKey, groupID, after string, limit int) ([]MemberRef, error)
+
+	// Events reads a page of the outbox of org in seq order (org "" is the
+	// outbox of changes that belong to no org). A cursor before the oldest
+	// retained event is a *CursorExpiredError, one past the org's last
+	// event is ErrCursorAhead, an unknown org is ErrNotFound.
+	Events(ctx context.Context, org string, q EventQuery) (EventPage, error)
+	// PruneEvents deletes the oldest events of org, in seq order, as long
+	// as they occurred before before and their seq is at most keepAfter
+	// (the lowest cursor of the subscribers; math.MaxUint64 when there is
+	// none). It stops at the first event that must stay, so what remains
+	// is always every event after some seq, and it deletes at most
+	// MaxEventPrune events per call. It returns how many it deleted.
+	PruneEvents(ctx context.Context, org string, before time.Time, keepAfter uint64) (int, error)
 
 	Close() error
 }

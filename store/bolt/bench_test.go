@@ -176,3 +176,108 @@ func BenchmarkAddMember(b *testing.B) {
 		})
 	}
 }
+
+// spareUsers returns n users of the fixture that no group has.
+func spareUsers(b *testing.B, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = spareUser(b)
+	}
+	return ids
+}
+
+// BenchmarkAddMembers is a PATCH that adds 100 members at once (with their
+// 100 group.member_added events) to a group of about 1,000. With
+// fsync=false it measures the CPU cost alone, which the fsync hides.
+func BenchmarkAddMembers(b *testing.B) {
+	bigFixture(b)
+	ctx := context.Background()
+	gid := big.group[1000]
+	for _, fsync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) {
+			big.db.bolt.NoSync = !fsync
+			defer func() { big.db.bolt.NoSync = false }()
+			for b.Loop() {
+				uids := spareUsers(b, 100)
+				_, err := big.db.UpdateGroup(ctx, big.dir, gid, 0, func(*store.Group, store.Members) (store.MemberChange, error) {
+					return store.MemberChange{Add: uids}, nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUpdateUser changes one attribute of one user (one user.updated
+// event with one change).
+func BenchmarkUpdateUser(b *testing.B) {
+	bigFixture(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		id := big.ids[i*7919%bigUsers]
+		_, err := big.db.UpdateUser(ctx, big.dir, id, 0, func(u *store.User) error {
+			u.Attributes = fmt.Appendf(nil, `{"userName":%q,"title":"Engineer %d","active":true}`, u.UserName, i)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDeleteGroup deletes a group of every one of the fixture's
+// 100,000 users: one transaction that removes 100,000 memberships, bumps
+// 100,000 user versions and appends 100,000 group.member_removed events.
+// Building each group is not timed. Run it with -benchtime=3x.
+func BenchmarkDeleteGroup(b *testing.B) {
+	bigFixture(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		g, err := big.db.CreateGroup(ctx, big.dir, store.Group{DisplayName: fmt.Sprintf("doomed %d", i)}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := big.db.bulkMembers(big.dir, g.ID, big.ids, 5000); err != nil {
+			b.Fatal(err)
+		}
+		i++
+		b.StartTimer()
+		if err := big.db.DeleteGroup(ctx, big.dir, g.ID, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendMemberEvent is the CPU cost of one group.member_added
+// event inside a transaction (encoding and Put, no commit): the overhead
+// the outbox adds to each membership change.
+func BenchmarkAppendMemberEvent(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	fill(b, db, 0, 0)
+	tx, err := db.bolt.Begin(true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	d, err := openDir(tx, store.DirKey{Org: "acme", Directory: "okta"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d.ob = &outbox{tx: tx, org: "acme", actor: actorRecord{Type: store.ActorToken, ID: newID(), Name: "okta sync"}, now: db.stamp()}
+	gid, uid := newID(), newID()
+	for b.Loop() {
+		if err := d.emitMember(true, gid, "Engineering", uid, "alice@example.com"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

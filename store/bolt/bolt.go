@@ -33,8 +33,9 @@ type Options struct {
 
 // DB is a store.Store on one bbolt file. It is safe for concurrent use.
 type DB struct {
-	bolt *bbolt.DB
-	now  func() time.Time
+	bolt  *bbolt.DB
+	now   func() time.Time
+	waits waiters
 }
 
 const (
@@ -74,8 +75,10 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// Close releases the file and its lock. It waits for open transactions.
+// Close releases the file and its lock. It waits for open transactions,
+// and wakes every WaitEvents channel.
 func (db *DB) Close() error {
+	db.waits.close()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("bolt: close: %w", err)
 	}
@@ -147,6 +150,7 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{name: "event outbox", up: migrateOutbox},
 }
 
 func schemaVersion(tx *bbolt.Tx) uint64 {
@@ -202,6 +206,7 @@ type dirTx struct {
 	memberOf  *bbolt.Bucket
 	counters  *bbolt.Bucket
 	now       time.Time // set by writers
+	ob        *outbox   // set by writers: where their events go
 }
 
 var (
@@ -317,21 +322,25 @@ func addCounter(b *bbolt.Bucket, key []byte, delta int) error {
 
 // newID returns a random (version 4) UUID in canonical lower-case form.
 func newID() string {
+	var s [idLen]byte
+	return string(appendID(s[:0]))
+}
+
+// appendID appends a new id (see newID) to b.
+func appendID(b []byte) []byte {
 	var u [16]byte
 	_, _ = rand.Read(u[:]) // never fails (crypto/rand crashes the program instead)
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	var s [idLen]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
+	b = hex.AppendEncode(b, u[0:4])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, u[4:6])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, u[6:8])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, u[8:10])
+	b = append(b, '-')
+	return hex.AppendEncode(b, u[10:])
 }
 
 // encode is json.Marshal without HTML escaping, so that Attributes keep

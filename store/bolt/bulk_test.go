@@ -9,8 +9,9 @@ import (
 )
 
 // bulkUsers creates users as CreateUser does (fresh ids, version 1,
-// indexes, counter) but batch users per transaction, to build big test
-// fixtures quickly. It returns the new ids in input order. Test only.
+// indexes, counter) but batch users per transaction and without events, to
+// build big test fixtures quickly. It returns the new ids in input order.
+// Test only.
 func (db *DB) bulkUsers(dir store.DirKey, users []store.User, batch int) ([]string, error) {
 	ids := make([]string, 0, len(users))
 	for len(users) > 0 {
@@ -48,7 +49,8 @@ func (db *DB) bulkUsers(dir store.DirKey, users []store.User, batch int) ([]stri
 
 // bulkMembers adds users (which must not be members yet) to a group, batch
 // per transaction: the two membership keys each and the group's
-// MemberCount. Unlike UpdateGroup it does not bump versions. Test only.
+// MemberCount. Unlike UpdateGroup it does not bump versions and appends no
+// events. Test only.
 func (db *DB) bulkMembers(dir store.DirKey, groupID string, userIDs []string, batch int) error {
 	for len(userIDs) > 0 {
 		chunk := userIDs[:min(batch, len(userIDs))]
@@ -67,7 +69,8 @@ func (db *DB) bulkMembers(dir store.DirKey, groupID string, userIDs []string, ba
 					return err
 				}
 			}
-			return d.touchGroup(groupID, len(chunk))
+			_, err = d.touchGroup(groupID, len(chunk))
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("bulk members: %w", err)

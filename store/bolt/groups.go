@@ -64,15 +64,16 @@ func (d *dirTx) putGroup(id string, r *groupRecord) error {
 }
 
 // touchGroup records a change of the group's membership by delta members.
-func (d *dirTx) touchGroup(id string, delta int) error {
+// It returns the group as written.
+func (d *dirTx) touchGroup(id string, delta int) (groupRecord, error) {
 	r, err := d.readGroup(id)
 	if err != nil {
-		return err
+		return r, err
 	}
 	r.MemberCount += delta
 	r.Version++
 	r.Modified = d.now
-	return d.putGroup(id, &r)
+	return r, d.putGroup(id, &r)
 }
 
 func (d *dirTx) reindexGroup(id string, old, new *groupRecord) error {
@@ -102,9 +103,10 @@ func (d *dirTx) checkMember(id string) error {
 }
 
 // setMember makes userID a member of groupID (in) or not, writing the two
-// membership keys and the user's new version only if that is a change. It
-// reports whether it changed anything.
-func (d *dirTx) setMember(groupID, userID string, in bool) (bool, error) {
+// membership keys and the user's new version, and emitting
+// group.member_added or group.member_removed (with groupName), only if that
+// is a change. It reports whether it changed anything.
+func (d *dirTx) setMember(groupID, groupName, userID string, in bool) (bool, error) {
 	gk, uk := pairKey(groupID, userID), pairKey(userID, groupID)
 	if has(d.members, gk) == in {
 		return false, nil
@@ -124,7 +126,11 @@ func (d *dirTx) setMember(groupID, userID string, in bool) (bool, error) {
 			return false, err
 		}
 	}
-	return true, d.touchUser(userID)
+	userName, err := d.touchUser(userID)
+	if err != nil {
+		return false, err
+	}
+	return true, d.emitMember(in, groupID, groupName, userID, userName)
 }
 
 // memberIDs returns the member ids of a group in id order.
@@ -150,16 +156,12 @@ func (m members) Each(fn func(userID string) bool) {
 
 // CreateGroup stores a new group with the given members (user ids of dir;
 // repeats are fine). Each member gets a new version. A member that is not a
-// user of dir is a *store.MemberError and nothing is written.
+// user of dir is a *store.MemberError and nothing is written. It emits
+// group.created, then group.member_added for each member in id order.
 func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, memberIDs []string) (store.Group, error) {
 	id := newID()
 	var out store.Group
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		d.now = db.stamp()
+	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		r, err := newGroupRecord(&g)
 		if err != nil {
 			return err
@@ -173,8 +175,15 @@ func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, 
 		if err := d.reindexGroup(id, nil, &r); err != nil {
 			return err
 		}
-		for _, uid := range memberIDs {
-			changed, err := d.setMember(id, uid, true)
+		data, err := groupData(id, &r)
+		if err != nil {
+			return err
+		}
+		if err := d.emit(store.EventGroupCreated, resourceRecord{Type: store.ResourceGroup, ID: id}, data, nil); err != nil {
+			return err
+		}
+		for _, uid := range slices.Compact(slices.Sorted(slices.Values(memberIDs))) {
+			changed, err := d.setMember(id, r.DisplayName, uid, true)
 			if err != nil {
 				return err
 			}
@@ -223,15 +232,14 @@ func (db *DB) Group(ctx context.Context, dir store.DirKey, id string) (store.Gro
 // to apply: RemoveAll, then Remove, then Add. Only memberships that really
 // change are written, and only their users get a new version. An added id
 // that is not a user of dir is a *store.MemberError and nothing is written.
+//
+// It emits group.updated when an attribute changed, then one
+// group.member_added or group.member_removed per membership that changed,
+// in user id order.
 func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVersion uint64, fn func(g *store.Group, m store.Members) (store.MemberChange, error)) (store.Group, error) {
 	var out store.Group
 	var fnErr error
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		d.now = db.stamp()
+	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		old, err := d.readGroup(id)
 		if err != nil {
 			return err
@@ -251,6 +259,9 @@ func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 		}
 		r.MemberCount, r.Version, r.Created, r.Modified = old.MemberCount, old.Version+1, old.Created, d.now
 		if err := d.reindexGroup(id, &old, &r); err != nil {
+			return err
+		}
+		if err := d.emitGroupUpdate(id, &old, &r); err != nil {
 			return err
 		}
 		// want is the membership each touched id must end with.
@@ -273,7 +284,7 @@ func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 			if uid == "" {
 				continue
 			}
-			changed, err := d.setMember(id, uid, want[uid])
+			changed, err := d.setMember(id, r.DisplayName, uid, want[uid])
 			if err != nil {
 				return err
 			}
@@ -309,14 +320,10 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // DeleteGroup removes the group, its index keys and its memberships; every
-// member gets a new version.
+// member gets a new version. It emits group.member_removed for each member
+// in id order, then group.deleted.
 func (db *DB) DeleteGroup(ctx context.Context, dir store.DirKey, id string, ifVersion uint64) error {
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		d.now = db.stamp()
+	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		old, err := d.readGroup(id)
 		if err != nil {
 			return err
@@ -328,14 +335,21 @@ func (db *DB) DeleteGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 			return err
 		}
 		for _, uid := range d.memberIDs(id) {
-			if _, err := d.setMember(id, uid, false); err != nil {
+			if _, err := d.setMember(id, old.DisplayName, uid, false); err != nil {
 				return err
 			}
 		}
 		if err := d.groups.Delete([]byte(id)); err != nil {
 			return err
 		}
-		return addCounter(d.counters, keyGroupCount, -1)
+		if err := addCounter(d.counters, keyGroupCount, -1); err != nil {
+			return err
+		}
+		data, err := groupData(id, &old)
+		if err != nil {
+			return err
+		}
+		return d.emit(store.EventGroupDeleted, resourceRecord{Type: store.ResourceGroup, ID: id}, data, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: delete group %s in %s: %w", id, dir, err)
@@ -382,4 +396,26 @@ func (db *DB) GroupMembers(ctx context.Context, dir store.DirKey, groupID, after
 		return nil, fmt.Errorf("bolt: members of group %s in %s: %w", groupID, dir, err)
 	}
 	return refs, nil
+}
+
+// emitGroupUpdate emits group.updated with the attributes that changed from
+// old to new, if any.
+func (d *dirTx) emitGroupUpdate(id string, old, new *groupRecord) error {
+	od, err := attrsDoc(old.Attributes)
+	if err != nil {
+		return err
+	}
+	nd, err := attrsDoc(new.Attributes)
+	if err != nil {
+		return err
+	}
+	changes := attrChanges(od, nd)
+	if len(changes) == 0 {
+		return nil
+	}
+	data, err := nd.data(id, new.Version, new.Created, new.Modified)
+	if err != nil {
+		return err
+	}
+	return d.emit(store.EventGroupUpdated, resourceRecord{Type: store.ResourceGroup, ID: id}, data, changes)
 }

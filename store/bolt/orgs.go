@@ -41,16 +41,21 @@ func (r tokenRecord) token(id string) store.Token {
 	}
 }
 
-// CreateOrg creates an org. A taken name is a *store.ConflictError on "org".
+// CreateOrg creates an org with its empty outbox; it emits no event. A
+// taken name is a *store.ConflictError on "org".
 func (db *DB) CreateOrg(ctx context.Context, name string) (store.Org, error) {
-	org := store.Org{Name: name, Created: db.stamp()}
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
+	org := store.Org{Name: name}
+	err := db.write(ctx, name, func(tx *bbolt.Tx, ob *outbox) error {
+		org.Created = ob.now
 		if name == "" {
 			return errors.New("org name is empty")
 		}
 		orgs := tx.Bucket(bucketOrgs)
 		if orgs.Get([]byte(name)) != nil {
 			return &store.ConflictError{Field: "org", Value: name}
+		}
+		if err := createOutbox(tx, tx.Bucket(bucketOutbox), []byte(name)); err != nil {
+			return err
 		}
 		v, err := encode(orgRecord{Created: org.Created})
 		if err != nil {
@@ -87,11 +92,11 @@ func (db *DB) Orgs(ctx context.Context) ([]store.Org, error) {
 	return orgs, nil
 }
 
-// CreateDirectory creates a directory in an existing org, with its buckets.
-// d.Created is set by the store.
+// CreateDirectory creates a directory in an existing org, with its buckets,
+// and emits directory.created. d.Created is set by the store.
 func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Directory, error) {
-	d.Created = db.stamp()
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
+	err := db.write(ctx, d.Org, func(tx *bbolt.Tx, ob *outbox) error {
+		d.Created = ob.now
 		if d.Name == "" {
 			return errors.New("directory name is empty")
 		}
@@ -115,7 +120,14 @@ func (db *DB) CreateDirectory(ctx context.Context, d store.Directory) (store.Dir
 		if err != nil {
 			return err
 		}
-		return b.Put(keyDirectory, v)
+		if err := b.Put(keyDirectory, v); err != nil {
+			return err
+		}
+		data, err := encodeData(directoryData{Org: d.Org, Name: d.Name, Profile: d.Profile, Created: d.Created})
+		if err != nil {
+			return err
+		}
+		return ob.append(d.Name, store.EventDirectoryCreated, resourceRecord{Type: store.ResourceDirectory, ID: d.Name}, data, nil)
 	})
 	if err != nil {
 		return store.Directory{}, fmt.Errorf("bolt: create directory %s: %w", d.Key(), err)
@@ -172,11 +184,12 @@ func (db *DB) Directories(ctx context.Context, org string) ([]store.Directory, e
 	return dirs, nil
 }
 
-// CreateToken stores a token. Its ID and Hash must both be unused (a
-// *store.ConflictError on "token" otherwise); its org, and for SCIM tokens
-// its directory, must exist.
+// CreateToken stores a token and emits token.created (without the hash) in
+// the outbox of its org (of org "" for a super token). Its ID and Hash must
+// both be unused (a *store.ConflictError on "token" otherwise); its org,
+// and for SCIM tokens its directory, must exist.
 func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
+	err := db.write(ctx, t.Org, func(tx *bbolt.Tx, ob *outbox) error {
 		if t.ID == "" || len(t.Hash) == 0 || t.Created.IsZero() {
 			return errors.New("token ID, Hash and Created must be set")
 		}
@@ -203,17 +216,25 @@ func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
 		if tokens.Get([]byte(t.ID)) != nil || hashes.Get(t.Hash) != nil {
 			return &store.ConflictError{Field: "token", Value: t.ID}
 		}
-		v, err := encode(tokenRecord{
+		r := tokenRecord{
 			Kind: t.Kind, Org: t.Org, Directory: t.Directory, Name: t.Name,
 			Prefix: t.Prefix, Hash: t.Hash, Created: t.Created, Expires: t.Expires,
-		})
+		}
+		v, err := encode(r)
 		if err != nil {
 			return err
 		}
 		if err := tokens.Put([]byte(t.ID), v); err != nil {
 			return err
 		}
-		return hashes.Put(t.Hash, []byte(t.ID))
+		if err := hashes.Put(t.Hash, []byte(t.ID)); err != nil {
+			return err
+		}
+		data, err := newTokenData(t.ID, &r)
+		if err != nil {
+			return err
+		}
+		return ob.append(t.Directory, store.EventTokenCreated, resourceRecord{Type: store.ResourceToken, ID: t.ID}, data, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: create token %q: %w", t.ID, err)
@@ -277,9 +298,10 @@ func (db *DB) Tokens(ctx context.Context, org string) ([]store.Token, error) {
 	return ts, nil
 }
 
-// DeleteToken removes a token; its hash no longer authenticates.
+// DeleteToken removes a token, so that its hash no longer authenticates,
+// and emits token.revoked in the outbox of its org.
 func (db *DB) DeleteToken(ctx context.Context, id string) error {
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
+	err := db.write(ctx, "", func(tx *bbolt.Tx, ob *outbox) error {
 		tokens := tx.Bucket(bucketTokens)
 		v := tokens.Get([]byte(id))
 		if id == "" || v == nil {
@@ -292,7 +314,15 @@ func (db *DB) DeleteToken(ctx context.Context, id string) error {
 		if err := tx.Bucket(bucketTokenHash).Delete(r.Hash); err != nil {
 			return err
 		}
-		return tokens.Delete([]byte(id))
+		if err := tokens.Delete([]byte(id)); err != nil {
+			return err
+		}
+		ob.org = r.Org // known only now; the outbox is opened by the first event
+		data, err := newTokenData(id, &r)
+		if err != nil {
+			return err
+		}
+		return ob.append(r.Directory, store.EventTokenRevoked, resourceRecord{Type: store.ResourceToken, ID: id}, data, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: delete token %q: %w", id, err)

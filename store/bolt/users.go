@@ -74,15 +74,15 @@ func (d *dirTx) putUser(id string, r *userRecord) error {
 }
 
 // touchUser records a change of the user's membership: its representation
-// (groups) changed, so it gets a new version.
-func (d *dirTx) touchUser(id string) error {
+// (groups) changed, so it gets a new version. It returns the userName.
+func (d *dirTx) touchUser(id string) (string, error) {
 	r, err := d.readUser(id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r.Version++
 	r.Modified = d.now
-	return d.putUser(id, &r)
+	return r.UserName, d.putUser(id, &r)
 }
 
 // userGroups returns the groups of a user in group id order.
@@ -196,16 +196,12 @@ func reindexExact(b *bbolt.Bucket, id, old, new string) error {
 }
 
 // CreateUser stores a new user with a fresh id, Version 1, and Created and
-// Modified set to now. u.ID, u.Version, the times and u.Groups are ignored.
+// Modified set to now, and emits user.created. u.ID, u.Version, the times
+// and u.Groups are ignored.
 func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (store.User, error) {
 	id := newID()
 	var out store.User
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		d.now = db.stamp()
+	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		r, err := newUserRecord(&u)
 		if err != nil {
 			return err
@@ -218,6 +214,13 @@ func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (s
 			return err
 		}
 		if err := addCounter(d.counters, keyUserCount, 1); err != nil {
+			return err
+		}
+		data, err := userData(id, &r)
+		if err != nil {
+			return err
+		}
+		if err := d.emit(store.EventUserCreated, resourceRecord{Type: store.ResourceUser, ID: id}, data, nil); err != nil {
 			return err
 		}
 		out = r.user(id)
@@ -256,15 +259,15 @@ func (db *DB) User(ctx context.Context, dir store.DirKey, id string) (store.User
 // values changed. fn sees the user's Groups; what it does to them, to ID,
 // Version, Created and Modified is ignored. An error from fn is returned as
 // is and nothing is written.
+//
+// The update emits user.updated with the attributes that changed, and
+// user.deactivated or user.reactivated when Active changed (see package
+// store); an update that changes no attribute emits nothing, but still
+// gets a new version.
 func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVersion uint64, fn func(u *store.User) error) (store.User, error) {
 	var out store.User
 	var fnErr error
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		d.now = db.stamp()
+	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		old, err := d.readUser(id)
 		if err != nil {
 			return err
@@ -292,6 +295,9 @@ func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVer
 		if err := d.putUser(id, &r); err != nil {
 			return err
 		}
+		if err := d.emitUserUpdate(id, &old, &r); err != nil {
+			return err
+		}
 		out = r.user(id)
 		out.Groups = groups
 		return nil
@@ -306,14 +312,10 @@ func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVer
 }
 
 // DeleteUser removes the user, its index keys and its memberships; every
-// group it was in loses a member and gets a new version.
+// group it was in loses a member and gets a new version. It emits
+// group.member_removed for each of those groups, then user.deleted.
 func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVersion uint64) error {
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		d.now = db.stamp()
+	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		old, err := d.readUser(id)
 		if err != nil {
 			return err
@@ -336,17 +338,72 @@ func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVer
 			if err := d.memberOf.Delete(pairKey(id, gid)); err != nil {
 				return err
 			}
-			if err := d.touchGroup(gid, -1); err != nil {
+			g, err := d.touchGroup(gid, -1)
+			if err != nil {
+				return err
+			}
+			if err := d.emitMember(false, gid, g.DisplayName, id, old.UserName); err != nil {
 				return err
 			}
 		}
 		if err := d.users.Delete([]byte(id)); err != nil {
 			return err
 		}
-		return addCounter(d.counters, keyUserCount, -1)
+		if err := addCounter(d.counters, keyUserCount, -1); err != nil {
+			return err
+		}
+		data, err := userData(id, &old)
+		if err != nil {
+			return err
+		}
+		return d.emit(store.EventUserDeleted, resourceRecord{Type: store.ResourceUser, ID: id}, data, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: delete user %s in %s: %w", id, dir, err)
+	}
+	return nil
+}
+
+// emitUserUpdate emits the events of an update from old to new: user.updated
+// with every changed attribute but active, then user.deactivated or
+// user.reactivated with the change of active. Both carry the new state.
+func (d *dirTx) emitUserUpdate(id string, old, new *userRecord) error {
+	od, err := userDoc(old)
+	if err != nil {
+		return err
+	}
+	nd, err := userDoc(new)
+	if err != nil {
+		return err
+	}
+	changes := attrChanges(od, nd)
+	if len(changes) == 0 {
+		return nil
+	}
+	var active []changeRecord
+	changes = slices.DeleteFunc(changes, func(c changeRecord) bool {
+		if c.Attribute == "active" {
+			active = append(active, c)
+			return true
+		}
+		return false
+	})
+	data, err := nd.data(id, new.Version, new.Created, new.Modified)
+	if err != nil {
+		return err
+	}
+	res := resourceRecord{Type: store.ResourceUser, ID: id}
+	if len(changes) > 0 {
+		if err := d.emit(store.EventUserUpdated, res, data, changes); err != nil {
+			return err
+		}
+	}
+	if len(active) > 0 {
+		typ := store.EventUserReactivated
+		if !new.Active {
+			typ = store.EventUserDeactivated
+		}
+		return d.emit(typ, res, data, active)
 	}
 	return nil
 }

@@ -468,7 +468,16 @@ func testContextDone(t *testing.T, e *env) {
 		"DeleteGroup":  func() error { return e.s.DeleteGroup(ctx, e.a, g.ID, 0) },
 		"ListGroups":   func() error { _, err := e.s.ListGroups(ctx, e.a, store.Query{Count: 10}); return err },
 		"GroupMembers": func() error { _, err := e.s.GroupMembers(ctx, e.a, g.ID, "", 10); return err },
+		"Events":       func() error { _, err := e.s.Events(ctx, "acme", store.EventQuery{}); return err },
+		"PruneEvents": func() error {
+			_, err := e.s.PruneEvents(ctx, "acme", time.Now().Add(time.Hour), math.MaxUint64)
+			return err
+		},
 	}
+	if w, ok := e.s.(store.EventWaiter); ok {
+		calls["WaitEvents"] = func() error { _, err := w.WaitEvents(ctx, "acme", 0); return err }
+	}
+	last := e.last("acme")
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s(canceled context) = %v; want an error wrapping context.Canceled", name, err)
@@ -486,6 +495,9 @@ func testContextDone(t *testing.T, e *env) {
 	}
 	if _, err := e.s.TokenByHash(e.ctx, hash("t")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("TokenByHash() after a canceled CreateToken = %v; want ErrNotFound", err)
+	}
+	if got := e.since("acme", 0); uint64(len(got)) != last {
+		t.Errorf("acme has %d events after canceled writes; want %d (none appended, none pruned)", len(got), last)
 	}
 }
 

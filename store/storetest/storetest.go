@@ -2,8 +2,10 @@
 // test file calls Run, and a backend is done when Run passes. The suite
 // checks the contract of package store (atomicity, uniqueness by
 // store.Fold, versions, memberships, directory isolation, index plans,
-// listings and tokens) through the Store interface only; it never looks at
-// a backend's files or tables.
+// listings, tokens, and the outbox: the events of every write, their data
+// and changes, gap-free sequences, pruning and cursors) through the Store
+// interface only; it never looks at a backend's files or tables. The store
+// under test must use the real clock (events are pruned by time).
 package storetest
 
 import (
@@ -52,6 +54,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GroupMembersChunks", testGroupMembersChunks},
 		{"ContextDone", testContextDone},
 		{"ReturnedBytesAreOwned", testReturnedBytesAreOwned},
+		{"ActorContext", testActorContext},
+		{"EventsTenancy", testEventsTenancy},
+		{"EventsUsers", testEventsUsers},
+		{"EventsGroups", testEventsGroups},
+		{"EventsSequence", testEventsSequence},
+		{"EventsAtomic", testEventsAtomic},
+		{"EventsPaging", testEventsPaging},
+		{"EventsPrune", testEventsPrune},
+		{"EventsConcurrent", testEventsConcurrent},
+		{"EventsWait", testEventsWait},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
