@@ -61,6 +61,8 @@ func New(st store.Store, cfg Config) *Server {
 	s.handle("POST "+org+"/directories/{dir}/tokens", s.createToken)
 	s.handle("DELETE "+org+"/directories/{dir}/tokens/{token}", s.revokeToken)
 	s.handle("GET "+org+"/users", s.findUsers)
+	s.handle("GET "+org+"/events", s.listEvents)
+	s.handle("GET "+org+"/events/stream", s.streamEvents)
 	return s
 }
 
@@ -158,6 +160,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*request,
 	hlog.FromRequest(r).UpdateContext(func(c zerologContext) zerologContext {
 		return c.Str("org", org).Str("token_id", tok.ID)
 	})
+	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Type: store.ActorToken, ID: tok.ID, Name: tok.Name}))
 	return &request{w: w, r: r, org: org, token: tok}, nil
 }
 

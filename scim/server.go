@@ -251,6 +251,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, key store.
 	hlog.FromRequest(r).UpdateContext(func(c zerolog.Context) zerolog.Context {
 		return c.Str("org", key.Org).Str("directory", key.Directory).Str("token_id", tok.ID)
 	})
+	r = r.WithContext(store.WithActor(r.Context(), store.Actor{Type: store.ActorToken, ID: tok.ID, Name: tok.Name}))
 	return &call{
 		w:    w,
 		r:    r,
