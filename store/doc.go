@@ -1,6 +1,9 @@
 // Package store owns the persistent state of scimbridge: orgs, directories,
-// tokens, SCIM users and groups, the memberships between them, and the
-// outbox of events that records every change. It defines the contract (the
+// tokens, SCIM users and groups, the memberships between them, the
+// published rules and the access they give (materialised, with its
+// reasons, indexed by workspace and role), and the outbox of events that
+// records every change. It imports mapping (pure) to compute access;
+// mapping never imports store. It defines the contract (the
 // Store interface, the record types and the errors) that every backend
 // implements; store/bolt is the default backend and store/storetest the
 // conformance suite that every backend runs.
@@ -94,6 +97,38 @@
 // DisplayName) are the caller's copies of what the document says. So that
 // it can be compared, Attributes must be a JSON object (or empty): a write
 // with anything else fails.
+//
+// Access and rules (access.go):
+//   - Every write that can change a person's access recomputes it, with
+//     the org's current rules (mapping), in its own transaction: a
+//     membership added or removed (CreateGroup, UpdateGroup, DeleteGroup,
+//     DeleteUser), a user created (the default grant), deactivated,
+//     reactivated, renamed or deleted, a group renamed or given another
+//     externalId (every member: O(members)). Only the people whose access
+//     changes are rewritten. With no rules published, nobody has access and
+//     nothing is computed.
+//   - After the write's own events it appends, per person (in user id
+//     order; for a publish in directory and user id order) and per changed
+//     role (org-wide roles first, then workspaces by name),
+//     access.granted, access.revoked or access.role_changed. The resource is
+//     the user; data is {"user": {"id", "userName"}, "workspace" (absent
+//     for an org-wide role), "role" (granted, revoked, or the new one),
+//     "from", "to", "reasons" (why the role is held now: "rule",
+//     "group_id", "group_external_id", "group_display_name", "directory"),
+//     "previous_reasons" (why the role before was held), "rules_version"}.
+//     A write that changes nobody's roles appends no access event (it may
+//     still rewrite reasons).
+//   - A write that leaves the org with no active org_admin while it had
+//     one appends access.org_admin_missing last. SCIM writes are never
+//     refused for it (the IdP is the source of truth).
+//   - PublishRules and Rollback appear as one rules.published (resource
+//     {"rules", version}; data {"version", "actor", "force", "reason",
+//     "rolled_back_from", "guards" (the guards a forced publish
+//     overrode), "diff" (the counts of mapping.Diff)}), then the access
+//     events of the people whose access changed. Guards (mapping.Guards:
+//     no_org_admin, mass_revocation with PublishOptions.MaxRevokeShare)
+//     refuse with a *GuardError unless Force is set with a Reason, and a
+//     refusal writes nothing. Drafts emit no event.
 //
 // Retention: events are read with Events and deleted with PruneEvents,
 // oldest first. A cursor older than what was pruned gets ErrCursorExpired

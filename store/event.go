@@ -24,8 +24,9 @@ const (
 	EventGroupMemberAdded   = "group.member_added"
 	EventGroupMemberRemoved = "group.member_removed"
 
-	// The access and rules events are emitted by the writes that publish
-	// rules and recompute access (not part of the store yet).
+	// The access and rules events are emitted by every write that changes
+	// someone's access (SCIM writes, PublishRules, Rollback), after the
+	// write's own events; see the package comment.
 	EventAccessGranted     = "access.granted"
 	EventAccessRevoked     = "access.revoked"
 	EventAccessRoleChanged = "access.role_changed"

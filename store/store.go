@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/scimbridge/scimbridge/mapping"
 )
 
 // Errors owned by the store. Backends wrap them with context; callers test
@@ -305,6 +307,48 @@ type Store interface {
 	// is always every event after some seq, and it deletes at most
 	// MaxEventPrune events per call. It returns how many it deleted.
 	PruneEvents(ctx context.Context, org string, before time.Time, keepAfter uint64) (int, error)
+
+	// Rules and access (see the package comment). Every write above that
+	// can change a person's access recomputes it in its own transaction.
+
+	// CreateDraft validates doc (mapping.Parse: YAML or JSON, sniffed) and
+	// keeps it as a draft of org. An invalid document is a
+	// *mapping.ValidationError (wrapped) and nothing is kept.
+	CreateDraft(ctx context.Context, org string, doc []byte) (Draft, error)
+	// Draft reads one draft of org.
+	Draft(ctx context.Context, org, id string) (Draft, error)
+	// PublishRules publishes doc as the next version of org's rules, in one
+	// transaction: it evaluates every person of every directory of the org
+	// under the current and the new rules, applies mapping.Guards (unless
+	// opts.Force), writes the version, rewrites the access (and its
+	// indexes) of the people whose access changes, and appends their
+	// access.* events and one rules.published event. A refusal is a
+	// *GuardError (wrapping ErrGuard) returned with the Diff, and nothing
+	// is written.
+	PublishRules(ctx context.Context, org string, doc []byte, opts PublishOptions) (RulesVersion, mapping.Diff, error)
+	// Rollback publishes the document of an earlier version as a new
+	// version (RolledBackFrom set), exactly as PublishRules does, guards
+	// included.
+	Rollback(ctx context.Context, org string, version int, opts PublishOptions) (RulesVersion, mapping.Diff, error)
+	// Rules returns org's current rules version; ErrNotFound when none was
+	// published.
+	Rules(ctx context.Context, org string) (RulesVersion, error)
+	// RulesVersions lists every version of org's rules, oldest first.
+	RulesVersions(ctx context.Context, org string) ([]RulesVersion, error)
+	// SimulateRules compares doc with org's current rules over the current
+	// population, in a read-only transaction.
+	SimulateRules(ctx context.Context, org string, doc []byte) (mapping.Diff, error)
+	// Access returns the materialised access of one user. A user without
+	// access has empty lists; an unknown user is ErrNotFound.
+	Access(ctx context.Context, dir DirKey, userID string) (PersonAccess, error)
+	// WorkspaceMembers lists up to limit holders of role ("" any) in
+	// workspace (OrgWide for org-wide roles), ordered by role, directory
+	// and user id, after the cursor after ("" from the start). next is
+	// the cursor of the following page, "" when there is none.
+	WorkspaceMembers(ctx context.Context, org, workspace, role, after string, limit int) (members []Member, next string, err error)
+	// Workspaces lists the workspaces declared by org's current rules and
+	// those anyone holds a role in, by name, with their counts.
+	Workspaces(ctx context.Context, org string) ([]WorkspaceView, error)
 
 	Close() error
 }

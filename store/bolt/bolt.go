@@ -36,6 +36,7 @@ type DB struct {
 	bolt  *bbolt.DB
 	now   func() time.Time
 	waits waiters
+	rules rulesCache // compiled current rules per org, see rules.go
 }
 
 const (
@@ -151,6 +152,7 @@ var migrations = []migration{
 		return nil
 	}},
 	{name: "event outbox", up: migrateOutbox},
+	{name: "rules and access", up: migrateAccess},
 }
 
 func schemaVersion(tx *bbolt.Tx) uint64 {
@@ -207,6 +209,10 @@ type dirTx struct {
 	counters  *bbolt.Bucket
 	now       time.Time // set by writers
 	ob        *outbox   // set by writers: where their events go
+	db        *DB       // set by writers: for the compiled rules
+	// affected are the users whose access the write may change, set by
+	// writers (accessChanged) and recomputed after their callback.
+	affected map[string]bool
 }
 
 var (

@@ -24,7 +24,9 @@
 // is refused rather than misread. Version 1 is the layout below without
 // the outbox; version 2 adds the outbox and outbox_system buckets and an
 // empty outbox for every existing org (what happened before the upgrade has
-// no events: the first write after it is seq 1 of its org). The fold
+// no events: the first write after it is seq 1 of its org); version 3 adds
+// the rules and access buckets for every existing org (no org has rules
+// yet, so nobody has access). The fold
 // (store.Fold) is part of the schema: index keys are folded at write time
 // and lookups fold at read time, so changing the fold needs a migration that
 // rebuilds the folded indexes.
@@ -54,6 +56,16 @@
 //	              events   seq (uint64 big endian) → event envelope (JSON, as delivered)
 //	outbox_system  the same three, for the changes that belong to no org
 //	               (super tokens): the outbox of org ""
+//	rules       org name → bucket (made by CreateOrg):
+//	              current   → uint64 big endian: the current version (absent: none)
+//	              versions  version (uint64 big endian) → version record (canonical JSON document, actor, force, reason)
+//	              drafts    draft id → draft record (the source as given)
+//	access      org name → bucket (made by CreateOrg):
+//	              people  directory 0x00 user id → access record (userName, grants with reasons)
+//	              idx     workspace 0x00 role 0x00 directory 0x00 user id → empty
+//	              counts  workspace 0x00 role → uint64 big endian (absent: 0)
+//	            Org-wide roles are under workspace "" (store.OrgWide), which
+//	            no workspace can be named.
 //
 // Records are JSON objects of internal structs (not the store types, so the
 // file format does not follow the Go API by accident). Ids are random UUIDs
@@ -129,6 +141,35 @@
 // After a commit that appended events, the waiters of the org (WaitEvents)
 // are woken by closing one channel under a mutex that no I/O holds, so a
 // live stream never slows a writer down. Close wakes them all.
+//
+// # Access
+//
+// Only people who hold a role have an access record (and index keys); the
+// record has no rules version in it, so a publish rewrites only the people
+// whose grants or reasons change. A SCIM write marks the users whose access
+// it may change (a member added or removed, a user created, deactivated,
+// reactivated, renamed or deleted, and every member of a group that is
+// renamed or gets another externalId, which is O(members)) and, after its
+// callback, recomputes each of them from their memberof keys and their
+// groups' records: a member add stays O(one person). Before that it reads
+// one key (the org's current version): with no rules published nothing is
+// computed. The compiled *mapping.Rules of the current version is cached in
+// the DB per org (rulesCache), keyed by version: versions never change, a
+// publish moves the key, and only committed versions are cached. The
+// counts give store.Workspaces and the org_admin count in O(1), which is
+// how a write knows it left the org without an org_admin. The index is the
+// order of WorkspaceMembers; its cursor is the rest of the last key,
+// base64url.
+//
+// PublishRules parses the document before its transaction, then in one
+// transaction reads the population of the org (one pass over each
+// directory's groups, users and memberof buckets), runs mapping.Simulate,
+// checks the guards, and evaluates everyone again to write what changed.
+// Over 10,000 people it holds the writer for about 0.35 s when nobody's
+// access changes and 0.6 s when everybody's does (BenchmarkPublish). A
+// member add costs about 0.27 ms of CPU without rules and 0.55 ms with the
+// example rules (BenchmarkAccessMemberAdd, fsync off; with fsync both are
+// about 2 ms).
 //
 // # Listings
 //

@@ -130,6 +130,7 @@ func (d *dirTx) setMember(groupID, groupName, userID string, in bool) (bool, err
 	if err != nil {
 		return false, err
 	}
+	d.accessChanged(userID)
 	return true, d.emitMember(in, groupID, groupName, userID, userName)
 }
 
@@ -293,6 +294,13 @@ func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 				r.MemberCount++
 			case changed:
 				r.MemberCount--
+			}
+		}
+		// Rules may select the group by displayName or externalId: every
+		// member is recomputed, O(members), only when the org has rules.
+		if (old.DisplayName != r.DisplayName || old.ExternalID != r.ExternalID) && d.hasRules() {
+			for _, uid := range d.memberIDs(id) {
+				d.accessChanged(uid)
 			}
 		}
 		if err := d.putGroup(id, &r); err != nil {

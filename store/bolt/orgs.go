@@ -57,6 +57,9 @@ func (db *DB) CreateOrg(ctx context.Context, name string) (store.Org, error) {
 		if err := createOutbox(tx, tx.Bucket(bucketOutbox), []byte(name)); err != nil {
 			return err
 		}
+		if err := createOrgAccess(tx, []byte(name)); err != nil {
+			return err
+		}
 		v, err := encode(orgRecord{Created: org.Created})
 		if err != nil {
 			return err

@@ -255,8 +255,11 @@ func (db *DB) writeDir(ctx context.Context, dir store.DirKey, fn func(d *dirTx) 
 		if err != nil {
 			return err
 		}
-		d.now, d.ob = ob.now, ob
-		return fn(d)
+		d.now, d.ob, d.db = ob.now, ob, db
+		if err := fn(d); err != nil {
+			return err
+		}
+		return d.recomputeAccess()
 	})
 }
 

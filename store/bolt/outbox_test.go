@@ -89,8 +89,8 @@ func TestMigrateSchema1(t *testing.T) {
 	defer db.Close()
 	ctx := t.Context()
 	if err := db.bolt.View(func(tx *bbolt.Tx) error {
-		if v := schemaVersion(tx); v != uint64(len(migrations)) || v != 2 {
-			t.Errorf("schema after Open = %d; want 2", v)
+		if v := schemaVersion(tx); v != uint64(len(migrations)) || v != 3 {
+			t.Errorf("schema after Open = %d; want 3", v)
 		}
 		return nil
 	}); err != nil {

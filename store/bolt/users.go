@@ -216,6 +216,7 @@ func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (s
 		if err := addCounter(d.counters, keyUserCount, 1); err != nil {
 			return err
 		}
+		d.accessChanged(id) // the default grant may apply
 		data, err := userData(id, &r)
 		if err != nil {
 			return err
@@ -298,6 +299,9 @@ func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVer
 		if err := d.emitUserUpdate(id, &old, &r); err != nil {
 			return err
 		}
+		if old.Active != r.Active || old.UserName != r.UserName {
+			d.accessChanged(id)
+		}
 		out = r.user(id)
 		out.Groups = groups
 		return nil
@@ -349,6 +353,7 @@ func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVer
 		if err := d.users.Delete([]byte(id)); err != nil {
 			return err
 		}
+		d.accessChanged(id)
 		if err := addCounter(d.counters, keyUserCount, -1); err != nil {
 			return err
 		}

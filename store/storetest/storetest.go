@@ -64,6 +64,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventsPrune", testEventsPrune},
 		{"EventsConcurrent", testEventsConcurrent},
 		{"EventsWait", testEventsWait},
+		{"RulesPublish", testRulesPublish},
+		{"RulesDrafts", testRulesDrafts},
+		{"RulesGuards", testRulesGuards},
+		{"RulesSimulateReadOnly", testRulesSimulateReadOnly},
+		{"AccessRecompute", testAccessRecompute},
+		{"AccessIndex", testAccessIndex},
+		{"AccessEvents", testAccessEvents},
+		{"AccessIsolation", testAccessIsolation},
+		{"AccessAtomic", testAccessAtomic},
+		{"AccessOrgAdminMissing", testAccessOrgAdminMissing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
