@@ -63,6 +63,12 @@ func New(st store.Store, cfg Config) *Server {
 	s.handle("GET "+org+"/users", s.findUsers)
 	s.handle("GET "+org+"/events", s.listEvents)
 	s.handle("GET "+org+"/events/stream", s.streamEvents)
+	s.handle("GET "+org+"/webhooks", s.listWebhooks)
+	s.handle("POST "+org+"/webhooks", s.createWebhook)
+	s.handle("GET "+org+"/webhooks/{id}", s.getWebhook)
+	s.handle("DELETE "+org+"/webhooks/{id}", s.deleteWebhook)
+	s.handle("POST "+org+"/webhooks/{id}/replay", s.replayWebhook)
+	s.handle("POST "+org+"/webhooks/{id}/resume", s.resumeWebhook)
 	return s
 }
 
