@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/scimbridge/scimbridge/events"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -37,7 +38,13 @@ type Config struct {
 	PublicURL string
 	// Profiles are the valid directory profiles; the first is the default.
 	Profiles []string
-	Now      func() time.Time
+	// Events is the delivery configuration; its URL policy applies when a
+	// webhook is saved.
+	Events events.Config
+	// MaxRevokeShare is the mass-revocation guard of rules publishing
+	// (0: mapping's default, 10%).
+	MaxRevokeShare float64
+	Now            func() time.Time
 }
 
 // Server serves the admin API.

@@ -21,14 +21,9 @@ const (
 	maxWebhookTypes = 32
 )
 
-// defaultEventsConfig is the egress policy that URL validation applies
-// until the server's events.Config is threaded through admin.Config: https
-// only, no internal address.
-var defaultEventsConfig = events.Config{}
-
 // eventsConfig is the delivery configuration whose URL policy
-// (AllowInsecureHTTP, AllowPrivateNetworks) a saved URL must pass.
-func (s *Server) eventsConfig() events.Config { return defaultEventsConfig }
+// (AllowInsecureHTTP, AllowPrivateNetworks) applies when a webhook is saved.
+func (s *Server) eventsConfig() events.Config { return s.cfg.Events }
 
 // subscriptions is the store's subscription capability, or a 501.
 func (s *Server) subscriptions() (store.Subscriptions, error) {

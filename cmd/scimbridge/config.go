@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -28,6 +29,14 @@ type config struct {
 	MaxFilterLength    int
 	MaxFilterDepth     int
 	MaxFilterTerms     int
+
+	EventRetention       time.Duration
+	EventBatchSize       int
+	EventMaxRetryAge     time.Duration
+	SplunkSourceType     string
+	AllowInsecureHTTP    bool
+	AllowPrivateNetworks bool
+	MaxRevokePercent     int
 }
 
 type setting struct {
@@ -35,6 +44,8 @@ type setting struct {
 	usage string
 	str   *string
 	num   *int
+	dur   *time.Duration
+	flag  *bool
 }
 
 func (c *config) settings() []setting {
@@ -49,6 +60,13 @@ func (c *config) settings() []setting {
 		{key: "scim.max_filter_length", usage: "longest SCIM filter, in bytes", num: &c.MaxFilterLength},
 		{key: "scim.max_filter_depth", usage: "deepest nesting of a SCIM filter", num: &c.MaxFilterDepth},
 		{key: "scim.max_filter_terms", usage: "most comparisons in one SCIM filter", num: &c.MaxFilterTerms},
+		{key: "events.retention", usage: "how long events are kept (and at least until every subscriber has them), like 30d", dur: &c.EventRetention},
+		{key: "events.batch_size", usage: "most events in one webhook or Splunk request", num: &c.EventBatchSize},
+		{key: "events.max_retry_age", usage: "how long a failing subscription is retried before it is paused, like 72h", dur: &c.EventMaxRetryAge},
+		{key: "events.splunk_sourcetype", usage: "sourcetype of events sent to Splunk", str: &c.SplunkSourceType},
+		{key: "events.allow_insecure_http", usage: "development only: allow http:// webhooks to loopback", flag: &c.AllowInsecureHTTP},
+		{key: "events.allow_private_networks", usage: "allow webhooks to private, loopback and link-local addresses", flag: &c.AllowPrivateNetworks},
+		{key: "rules.max_revoke_percent", usage: "mass-revocation guard: most people (in percent) a rules publish may take access from without force", num: &c.MaxRevokePercent},
 	}
 }
 
@@ -63,6 +81,11 @@ func defaultConfig() config {
 		MaxFilterLength:    4096,
 		MaxFilterDepth:     16,
 		MaxFilterTerms:     64,
+		EventRetention:     30 * 24 * time.Hour,
+		EventBatchSize:     20,
+		EventMaxRetryAge:   72 * time.Hour,
+		SplunkSourceType:   "scimbridge:event",
+		MaxRevokePercent:   10,
 	}
 }
 
@@ -79,8 +102,23 @@ func envName(key string) string {
 }
 
 func (s setting) set(v string) error {
-	if s.str != nil {
+	switch {
+	case s.str != nil:
 		*s.str = v
+		return nil
+	case s.dur != nil:
+		d, err := parseExpiry(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%s must be a duration like 30d or 12h, not %q", s.key, v)
+		}
+		*s.dur = d
+		return nil
+	case s.flag != nil:
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%s must be true or false, not %q", s.key, v)
+		}
+		*s.flag = b
 		return nil
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))

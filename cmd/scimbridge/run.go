@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/conformance"
+	"github.com/scimbridge/scimbridge/events"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/filter"
@@ -157,8 +158,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			MaxTerms:  cfg.MaxFilterTerms,
 		},
 	})
+	evCfg := events.Config{
+		BatchSize:            cfg.EventBatchSize,
+		MaxRetryAge:          cfg.EventMaxRetryAge,
+		Retention:            cfg.EventRetention,
+		SplunkSourceType:     cfg.SplunkSourceType,
+		AllowInsecureHTTP:    cfg.AllowInsecureHTTP,
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+	}
+	adminServer := admin.New(st, admin.Config{
+		PublicURL: public, Profiles: scim.Profiles, Events: evCfg,
+		MaxRevokeShare: float64(cfg.MaxRevokePercent) / 100,
+	})
 	srv := &http.Server{
-		Handler:           handler(log, scimServer, admin.New(st, admin.Config{PublicURL: public, Profiles: scim.Profiles})),
+		Handler:           handler(log, scimServer, adminServer),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
@@ -167,6 +180,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          nil,
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("data", cfg.Data).Str("public_url", public).Msg("serving")
+
+	// Delivery runs beside the server and stops before the store closes.
+	deliveryCtx, stopDelivery := context.WithCancel(context.Background())
+	delivered := make(chan error, 1)
+	go func() {
+		delivered <- events.New(st, evCfg, log.With().Str("component", "events").Logger()).Run(deliveryCtx)
+	}()
+	defer func() {
+		stopDelivery()
+		<-delivered
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
