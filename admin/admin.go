@@ -68,6 +68,7 @@ func New(st store.Store, cfg Config) *Server {
 	s.handle("POST "+org+"/directories/{dir}/tokens", s.createToken)
 	s.handle("DELETE "+org+"/directories/{dir}/tokens/{token}", s.revokeToken)
 	s.handle("GET "+org+"/users", s.findUsers)
+	s.registerRules(org)
 	s.handle("GET "+org+"/events", s.listEvents)
 	s.handle("GET "+org+"/events/stream", s.streamEvents)
 	s.handle("GET "+org+"/webhooks", s.listWebhooks)
@@ -84,6 +85,7 @@ type apiError struct {
 	Status  int
 	Code    string
 	Message string
+	extra   map[string]any // more fields of the error object (problems, violations)
 	cause   error
 }
 
@@ -211,7 +213,11 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="scimbridge-admin"`)
 	}
-	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+	body := map[string]any{"code": ae.Code, "message": ae.Message}
+	for k, v := range ae.extra {
+		body[k] = v
+	}
+	writeJSON(w, ae.Status, map[string]any{"error": body})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -70,6 +70,8 @@ func (e *env) token(kind store.TokenKind, org, dir string, exp time.Time) string
 	return secret
 }
 
+var zeroTime time.Time
+
 func (e *env) do(method, path, token, body string) (int, map[string]any) {
 	e.t.Helper()
 	var rd io.Reader
@@ -80,6 +82,12 @@ func (e *env) do(method, path, token, body string) (int, map[string]any) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return e.send(req)
+}
+
+func (e *env) send(req *http.Request) (int, map[string]any) {
+	e.t.Helper()
+	method, path := req.Method, req.URL.Path
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
