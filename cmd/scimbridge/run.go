@@ -29,6 +29,8 @@ const usage = `usage: scimbridge <command> [flags]
 commands:
   serve              run the server (creates org "default" and directory "default" on an empty database)
   token create       create a token offline (server stopped): --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]
+  rules              validate, simulate or publish a rules file on a running server: rules validate|simulate|publish FILE --url URL --token ADMIN_TOKEN [--force --reason WHY] [--json]
+  access             show a person's roles and why: access USER --url URL --token ADMIN_TOKEN [--json]
   conformance        check any SCIM server: --url BASE_URL --token TOKEN [--profile generic|okta|entra|google]
   directory create   create a directory offline (server stopped): --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]
 
@@ -89,6 +91,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return directoryCreate(ctx, args[2:], getenv, stdout, stderr)
 	case "conformance":
 		return runConformance(ctx, args[1:], getenv, stdout, stderr)
+	case "rules":
+		return rulesCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "access":
+		return accessCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -409,20 +415,14 @@ func directoryCreate(ctx context.Context, args []string, getenv func(string) str
 func runConformance(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "", "SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2/default/default (env SCIMBRIDGE_URL)")
-	token := fs.String("token", "", "bearer token of that endpoint (env SCIMBRIDGE_TOKEN)")
+	url := fs.String("url", "", "SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2/default/default")
+	token := fs.String("token", "", "bearer token of that endpoint")
 	profile := fs.String("profile", conformance.ProfileGeneric, "IdP shapes to send: generic, okta, entra, google")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *url == "" {
-		*url = getenv("SCIMBRIDGE_URL")
-	}
-	if *token == "" {
-		*token = getenv("SCIMBRIDGE_TOKEN")
-	}
 	if *url == "" || *token == "" {
-		return &exitError{code: 2, msg: "conformance: give --url and --token (or SCIMBRIDGE_URL and SCIMBRIDGE_TOKEN)"}
+		return &exitError{code: 2, msg: "conformance: give --url (the SCIM base URL) and --token"}
 	}
 	sum, err := conformance.Run(ctx, conformance.Config{URL: *url, Token: *token, Profile: *profile, Out: stdout})
 	if err != nil {

@@ -261,3 +261,75 @@ func TestConformanceCommand(t *testing.T) {
 		t.Errorf("conformance with a wrong token exited 0")
 	}
 }
+
+func TestRulesAndAccessCommands(t *testing.T) {
+	dir := t.TempDir()
+	out, _ := startServe(t, nil, "--data", filepath.Join(dir, "db"), "--listen", "127.0.0.1:0")
+	base := urlRe.FindString(out.String())
+	tokens := tokenRe.FindAllString(out.String(), -1)
+	root := strings.TrimSuffix(base, "/scim/v2/default/default")
+	scimPost := func(path, body string) map[string]any {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tokens[0])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		if res.StatusCode != 201 {
+			t.Fatalf("POST %s = %d %v", path, res.StatusCode, m)
+		}
+		return m
+	}
+	alice := scimPost("/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@acme.example"}`)["id"].(string)
+	scimPost("/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"workspace_engineering","members":[{"value":"`+alice+`"}]}`)
+	scimPost("/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"admins","externalId":"00gADMINS","members":[{"value":"`+alice+`"}]}`)
+
+	good := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(good, []byte(`version: 1
+workspaces: [engineering]
+rules:
+  - name: members
+    match: {group: {displayNamePattern: "^workspace_(?P<ws>[a-z]+)$"}}
+    grant: {workspace: "${ws}", role: member}
+  - name: org-admins
+    match: {group: {externalId: "00gADMINS"}}
+    grant: {role: org_admin}
+`), 0o600)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nrules:\n  - name: x\n    match: {group: {displayName: admins}}\n    grant: {role: org_admin}\n"), 0o600)
+
+	env := map[string]string{"SCIMBRIDGE_URL": root, "SCIMBRIDGE_TOKEN": tokens[1]}
+	getenv := func(k string) string { return env[k] }
+	cli := func(args ...string) (int, string, string) {
+		var so, se bytes.Buffer
+		code := run(context.Background(), args, getenv, &so, &se)
+		return code, so.String(), se.String()
+	}
+	if code, so, se := cli("rules", "validate", good); code != 0 || !strings.Contains(so, "is valid") {
+		t.Errorf("validate good = %d %q %q", code, so, se)
+	}
+	if code, _, se := cli("rules", "validate", bad); code == 0 || !strings.Contains(se, "invalid_rules") || !strings.Contains(se, "rules[0].grant.role") && !strings.Contains(se, "x: ") {
+		t.Errorf("validate bad = %d %q", code, se)
+	}
+	if code, so, se := cli("rules", "simulate", good); code != 0 || !strings.Contains(so, "2 grants gained") {
+		t.Errorf("simulate = %d %q %q", code, so, se)
+	}
+	if code, so, se := cli("rules", "publish", good); code != 0 || !strings.Contains(so, "published version 1") {
+		t.Errorf("publish = %d %q %q", code, so, se)
+	}
+	code, so, se := cli("access", "alice@acme.example")
+	if code != 0 || !strings.Contains(so, "org_admin") || !strings.Contains(so, "rule org-admins, group admins") || !strings.Contains(so, "engineering") {
+		t.Errorf("access = %d %q %q", code, so, se)
+	}
+	code, so, _ = cli("access", alice, "--json")
+	var a map[string]any
+	if code != 0 || json.Unmarshal([]byte(so), &a) != nil || a["user_id"] != alice {
+		t.Errorf("access --json = %d %q", code, so)
+	}
+	if code, _, se := cli("access", "nobody@acme.example"); code == 0 || !strings.Contains(se, "no user") {
+		t.Errorf("access of nobody = %d %q", code, se)
+	}
+}
