@@ -84,13 +84,9 @@ func (s *Server) queryParams(c *call) (listParams, error) {
 // searchParams reads a SearchRequest body (RFC 7644 section 3.4.3).
 func (s *Server) searchParams(c *call) (listParams, error) {
 	p := listParams{startIndex: 1}
-	body, e := readBody(c.r, s.cfg.MaxBodyBytes)
-	if e != nil {
-		return p, e
-	}
-	obj, e := decodeObject(body)
-	if e != nil {
-		return p, e
+	obj, err := s.readObject(c)
+	if err != nil {
+		return p, err
 	}
 	schemaOK := false
 	if list, ok := obj["schemas"].([]any); ok {
@@ -146,7 +142,7 @@ func (s *Server) searchParams(c *call) (listParams, error) {
 		}
 		return out, nil
 	}
-	var err error
+	var e *scimerrors.ScimError
 	if p.filter, err = str("filter"); err != nil {
 		return p, err
 	}

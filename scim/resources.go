@@ -63,7 +63,8 @@ func groupFromDoc(doc resource.Doc) (store.Group, []string, error) {
 	return g, members, nil
 }
 
-func (s *Server) readDoc(c *call, t *resource.Type) (resource.Doc, error) {
+// readObject reads and strictly decodes the request body under the cap.
+func (s *Server) readObject(c *call) (map[string]any, error) {
 	body, e := readBody(c.r, s.cfg.MaxBodyBytes)
 	if e != nil {
 		return nil, e
@@ -71,6 +72,14 @@ func (s *Server) readDoc(c *call, t *resource.Type) (resource.Doc, error) {
 	obj, e := decodeObject(body)
 	if e != nil {
 		return nil, e
+	}
+	return obj, nil
+}
+
+func (s *Server) readDoc(c *call, t *resource.Type) (resource.Doc, error) {
+	obj, err := s.readObject(c)
+	if err != nil {
+		return nil, err
 	}
 	doc, e := t.Normalize(obj, c.prof.values)
 	if e != nil {
@@ -341,14 +350,9 @@ func minimalChange(ch store.MemberChange, m store.Members) store.MemberChange {
 }
 
 func (s *Server) patch(c *call, t *resource.Type, id string) {
-	body, e := readBody(c.r, s.cfg.MaxBodyBytes)
-	if e != nil {
-		fail(c.w, c.r, e)
-		return
-	}
-	obj, e := decodeObject(body)
-	if e != nil {
-		fail(c.w, c.r, e)
+	obj, err := s.readObject(c)
+	if err != nil {
+		fail(c.w, c.r, err)
 		return
 	}
 	opts := patch.Options{Options: c.prof.values, MaxOperations: s.cfg.MaxPatchOperations, ReplaceUpserts: c.prof.replaceUpserts}
