@@ -63,7 +63,7 @@ func diffJSON(d mapping.Diff, limit int) map[string]any {
 		"people_with_access_before": d.PeopleWithAccessBefore, "people_with_access_after": d.PeopleWithAccessAfter,
 		"people_gaining": d.PeopleGaining, "people_losing_access": d.PeopleLosingAccess,
 		"people_losing_all_access": d.PeopleLosingAllAccess,
-		"org_admins_before": d.OrgAdminsBefore, "org_admins_after": d.OrgAdminsAfter,
+		"org_admins_before":        d.OrgAdminsBefore, "org_admins_after": d.OrgAdminsAfter,
 		"by_role": byRole,
 	}
 	if limit > 0 {
@@ -305,4 +305,3 @@ func (s *Server) rollback(c *request) error {
 	writeJSON(c.w, http.StatusCreated, out)
 	return nil
 }
-
