@@ -180,13 +180,16 @@ func TestDeadSubscriberDelaysNothing(t *testing.T) {
 	}
 	healthy.mu.Unlock()
 	slices.Sort(lag)
-	if p := lag[len(lag)*9/10]; p > 500*time.Millisecond {
-		t.Errorf("healthy subscriber: p90 delay from write to arrival %s while another hangs; want < 500ms (all: %v)", p, lag)
+	// The dead subscriber holds its request for 10 s: a healthy one that
+	// waited on it would lag by seconds. The bound is loose on purpose, so
+	// a busy machine does not make it flaky; it tells blocked from not.
+	if p := lag[len(lag)*9/10]; p > 3*time.Second {
+		t.Errorf("healthy subscriber: p90 delay from write to arrival %s while another hangs; want well under the 10 s hang (all: %v)", p, lag)
 	}
 	bm, wm := median(base), median(took)
 	t.Logf("write latency: median %s without delivery, %s with a hanging, a failing and a healthy subscriber (max %s); healthy p90 lag %s",
 		bm, wm, slices.Max(took), lag[len(lag)*9/10])
-	if wm > 3*bm+20*time.Millisecond {
+	if wm > 5*bm+100*time.Millisecond {
 		t.Errorf("median write latency %s with subscribers vs %s without; writes must not wait on delivery", wm, bm)
 	}
 }
