@@ -69,6 +69,7 @@ func New(st store.Store, cfg Config) *Server {
 	s.handle("DELETE "+org+"/directories/{dir}/tokens/{token}", s.revokeToken)
 	s.handle("GET "+org+"/users", s.findUsers)
 	s.registerRules(org)
+	s.registerBackup()
 	s.handle("GET "+org+"/events", s.listEvents)
 	s.handle("GET "+org+"/events/stream", s.streamEvents)
 	s.handle("GET "+org+"/webhooks", s.listWebhooks)

@@ -28,9 +28,12 @@ const usage = `usage: scimbridge <command> [flags]
 
 commands:
   serve              run the server (creates org "default" and directory "default" on an empty database)
-  token create       create a token offline (server stopped): --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]
+  token create       create a token offline (server stopped): --data PATH (--org ORG (--directory DIR | --admin) | --super) [--name NAME] [--expires 90d]
   rules              validate, simulate or publish a rules file on a running server: rules validate|simulate|publish FILE --url URL --token ADMIN_TOKEN [--force --reason WHY] [--json]
   access             show a person's roles and why: access USER --url URL --token ADMIN_TOKEN [--json]
+  backup             snapshot the database: backup --out FILE (--url URL --token SUPER_TOKEN | --data PATH) [--force]
+  restore            put a verified backup in place (server stopped): restore --in FILE --data PATH [--force]
+  compact            give back deleted space (server stopped): compact --data PATH [--keep=false]
   conformance        check any SCIM server: --url BASE_URL --token TOKEN [--profile generic|okta|entra|google]
   directory create   create a directory offline (server stopped): --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]
 
@@ -93,6 +96,12 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runConformance(ctx, args[1:], getenv, stdout, stderr)
 	case "rules":
 		return rulesCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return restoreCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "compact":
+		return compactCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "access":
 		return accessCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
@@ -329,14 +338,18 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	org := fs.String("org", "", "org of the token (required)")
 	dir := fs.String("directory", "", "directory of a SCIM token (required unless --admin)")
 	admin := fs.Bool("admin", false, "create an admin token for the org instead of a SCIM token")
+	super := fs.Bool("super", false, "create a super token (every org, backups) instead: no --org or --directory")
 	name := fs.String("name", "", "a name to recognise the token by")
 	expires := fs.String("expires", "", "lifetime, like 90d or 12h (default: never expires)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	*data = dataPath(*data, getenv)
-	if *org == "" || (*dir == "" && !*admin) || (*dir != "" && *admin) {
-		return &exitError{code: 2, msg: "token create: give --org and either --directory (SCIM token) or --admin"}
+	switch {
+	case *super && (*org != "" || *dir != "" || *admin):
+		return &exitError{code: 2, msg: "token create: --super takes no --org, --directory or --admin"}
+	case !*super && (*org == "" || (*dir == "" && !*admin) || (*dir != "" && *admin)):
+		return &exitError{code: 2, msg: "token create: give --org and either --directory (SCIM token) or --admin, or --super"}
 	}
 	var exp time.Time
 	if *expires != "" {
@@ -352,7 +365,9 @@ func tokenCreate(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer st.Close()
 	kind := store.TokenSCIM
-	if *admin {
+	if *super {
+		kind = store.TokenSuper
+	} else if *admin {
 		kind = store.TokenAdmin
 	} else if _, err := st.Directory(ctx, store.DirKey{Org: *org, Directory: *dir}); err != nil {
 		return fmt.Errorf("token create: directory %s/%s: %w", *org, *dir, err)

@@ -333,3 +333,17 @@ rules:
 		t.Errorf("access of nobody = %d %q", code, se)
 	}
 }
+
+func TestTokenCreateSuper(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "db")
+	_, stop := startServe(t, nil, "--data", data, "--listen", "127.0.0.1:0")
+	stop()
+	var so, se bytes.Buffer
+	none := func(string) string { return "" }
+	if code := run(context.Background(), []string{"token", "create", "--data", data, "--super", "--name", "ops"}, none, &so, &se); code != 0 || !tokenRe.MatchString(so.String()) {
+		t.Fatalf("token create --super = %d %q %q", code, so.String(), se.String())
+	}
+	if code := run(context.Background(), []string{"token", "create", "--data", data, "--super", "--org", "default"}, none, &so, &se); code != 2 {
+		t.Errorf("--super with --org = %d; want 2", code)
+	}
+}
