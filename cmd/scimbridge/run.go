@@ -18,6 +18,7 @@ import (
 	"github.com/scimbridge/scimbridge/conformance"
 	"github.com/scimbridge/scimbridge/events"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
+	"github.com/scimbridge/scimbridge/loadtest"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/filter"
 	"github.com/scimbridge/scimbridge/store"
@@ -34,6 +35,7 @@ commands:
   backup             snapshot the database: backup --out FILE (--url URL --token SUPER_TOKEN | --data PATH) [--force]
   restore            put a verified backup in place (server stopped): restore --in FILE --data PATH [--force]
   compact            give back deleted space (server stopped): compact --data PATH [--keep=false]
+  bench              drive SCIM load at any server: bench --url BASE_URL --token TOKEN --workload sync|lookup|patch|biggroup|mixed [--users N] [--concurrency C] [--duration D]
   conformance        check any SCIM server: --url BASE_URL --token TOKEN [--profile generic|okta|entra|google]
   directory create   create a directory offline (server stopped): --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]
 
@@ -96,6 +98,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runConformance(ctx, args[1:], getenv, stdout, stderr)
 	case "rules":
 		return rulesCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backupCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "restore":
@@ -445,6 +449,42 @@ func runConformance(ctx context.Context, args []string, getenv func(string) stri
 	}
 	if sum.Failed > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("conformance: %d checks failed", sum.Failed)}
+	}
+	return nil
+}
+
+// benchCommand drives SCIM load at any server and reports throughput and
+// latency per phase; it exits 1 when any request failed.
+func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2/default/default")
+	token := fs.String("token", "", "bearer token of that endpoint")
+	workload := fs.String("workload", "sync", strings.Join(loadtest.Workloads, "|"))
+	users := fs.Int("users", 0, "users to create or use (default 1000)")
+	groups := fs.Int("groups", 0, "groups (sync: users/100; mixed: 10)")
+	concurrency := fs.Int("concurrency", 0, "concurrent requests (default 16)")
+	duration := fs.Duration("duration", 0, "length of timed phases (default 30s)")
+	perPatch := fs.Int("members-per-patch", 0, "members added per group PATCH (default 100)")
+	prefix := fs.String("prefix", "", "prefix of the names it creates (default bench-<random>-)")
+	cleanup := fs.Bool("cleanup", false, "delete what it created at the end")
+	timeout := fs.Duration("timeout", 0, "bound on the whole run (default 1h)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *url == "" || *token == "" {
+		return &exitError{code: 2, msg: "bench: give --url (the SCIM base URL) and --token"}
+	}
+	rep, err := loadtest.Run(ctx, loadtest.Config{
+		URL: *url, Token: *token, Workload: *workload, Users: *users, Groups: *groups,
+		Concurrency: *concurrency, Duration: *duration, MembersPerPatch: *perPatch,
+		Prefix: *prefix, Cleanup: *cleanup, Timeout: *timeout, Out: stdout,
+	})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if n := rep.Errors(); n > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("bench: %d errors", n)}
 	}
 	return nil
 }

@@ -347,3 +347,18 @@ func TestTokenCreateSuper(t *testing.T) {
 		t.Errorf("--super with --org = %d; want 2", code)
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	out, _ := startServe(t, nil, "--data", filepath.Join(t.TempDir(), "db"), "--listen", "127.0.0.1:0")
+	base := urlRe.FindString(out.String())
+	token := tokenRe.FindString(out.String())
+	var so, se bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--url", base, "--token", token, "--workload", "sync",
+		"--users", "60", "--groups", "3", "--concurrency", "4", "--members-per-patch", "10"}, func(string) string { return "" }, &so, &se)
+	if code != 0 || !strings.Contains(so.String(), "workload sync") || !strings.Contains(so.String(), "errors 0") {
+		t.Errorf("bench = %d\n%s\n%s", code, so.String(), se.String())
+	}
+	if strings.Contains(so.String()+se.String(), token) {
+		t.Errorf("bench printed the token")
+	}
+}
