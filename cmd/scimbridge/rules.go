@@ -67,6 +67,19 @@ func (c *adminClient) do(ctx context.Context, method, path, contentType string, 
 	return res.StatusCode, raw, err
 }
 
+// expect calls the admin API and returns the body when the status is
+// want, or the server's error rendered for a person.
+func (c *adminClient) expect(ctx context.Context, want int, method, path, contentType string, body []byte) ([]byte, error) {
+	status, raw, err := c.do(ctx, method, path, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if status != want {
+		return nil, apiErr(status, raw)
+	}
+	return raw, nil
+}
+
 // apiErr renders an admin API error body for a person.
 func apiErr(status int, raw []byte) error {
 	var body struct {
@@ -122,12 +135,9 @@ func (c *adminClient) createDraft(ctx context.Context, file string, stderr io.Wr
 	if err != nil {
 		return "", err
 	}
-	status, raw, err := c.do(ctx, "POST", "/rules/drafts", rulesContentType(file), doc)
+	raw, err := c.expect(ctx, http.StatusCreated, "POST", "/rules/drafts", rulesContentType(file), doc)
 	if err != nil {
 		return "", err
-	}
-	if status != http.StatusCreated {
-		return "", apiErr(status, raw)
 	}
 	var d struct {
 		ID       string `json:"id"`
@@ -213,12 +223,9 @@ func rulesCommand(ctx context.Context, args []string, getenv func(string) string
 		}
 		return nil
 	case "simulate":
-		status, raw, err := c.do(ctx, "POST", "/rules/drafts/"+id+"/simulate", "", nil)
+		raw, err := c.expect(ctx, http.StatusOK, "POST", "/rules/drafts/"+id+"/simulate", "", nil)
 		if err != nil {
 			return err
-		}
-		if status != http.StatusOK {
-			return apiErr(status, raw)
 		}
 		if *asJSON {
 			stdout.Write(append(bytes.TrimSpace(raw), '\n'))
@@ -228,12 +235,9 @@ func rulesCommand(ctx context.Context, args []string, getenv func(string) string
 		return nil
 	}
 	body, _ := json.Marshal(map[string]any{"force": *force, "reason": *reason})
-	status, raw, err := c.do(ctx, "POST", "/rules/drafts/"+id+"/publish", "application/json", body)
+	raw, err := c.expect(ctx, http.StatusCreated, "POST", "/rules/drafts/"+id+"/publish", "application/json", body)
 	if err != nil {
 		return err
-	}
-	if status != http.StatusCreated {
-		return apiErr(status, raw)
 	}
 	if *asJSON {
 		stdout.Write(append(bytes.TrimSpace(raw), '\n'))
@@ -274,12 +278,9 @@ func accessCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	id := who
 	if strings.Contains(who, "@") || len(who) != 36 {
-		status, raw, err := c.do(ctx, "GET", "/users?userName="+url.QueryEscape(who), "", nil)
+		raw, err := c.expect(ctx, http.StatusOK, "GET", "/users?userName="+url.QueryEscape(who), "", nil)
 		if err != nil {
 			return err
-		}
-		if status != http.StatusOK {
-			return apiErr(status, raw)
 		}
 		var found struct {
 			Users []struct{ ID, Directory string }
@@ -298,12 +299,9 @@ func accessCommand(ctx context.Context, args []string, getenv func(string) strin
 			return &exitError{code: 1, msg: fmt.Sprintf("%q names several people; give one id: %s", who, strings.Join(ids, ", "))}
 		}
 	}
-	status, raw, err := c.do(ctx, "GET", "/users/"+url.PathEscape(id)+"/access", "", nil)
+	raw, err := c.expect(ctx, http.StatusOK, "GET", "/users/"+url.PathEscape(id)+"/access", "", nil)
 	if err != nil {
 		return err
-	}
-	if status != http.StatusOK {
-		return apiErr(status, raw)
 	}
 	if *asJSON {
 		stdout.Write(append(bytes.TrimSpace(raw), '\n'))
