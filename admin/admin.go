@@ -244,7 +244,7 @@ func decode(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, "invalid_request", "request body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errorf(http.StatusBadRequest, "invalid_request", "request body has data after the JSON value")
 	}
 	return nil
@@ -262,4 +262,12 @@ func ValidName(s string) bool {
 		}
 	}
 	return true
+}
+
+// WritePanic answers a request whose handler panicked with the admin
+// API's JSON error; pass it to reqlog.Wrap for the admin surface.
+func WritePanic(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]string{
+		"code": "internal", "message": "internal error; quote request id " + reqlog.ID(r) + " to your administrator",
+	}})
 }

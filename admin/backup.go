@@ -157,6 +157,10 @@ func (b *backupWriter) Write(p []byte) (int, error) {
 	if !b.started {
 		b.start(0, 0)
 	}
+	// A large backup over a slow link outlasts the server's write
+	// timeout: keep pushing the deadline while bytes flow, so only a
+	// stalled client is cut off.
+	_ = http.NewResponseController(b.w).SetWriteDeadline(time.Now().Add(time.Minute))
 	b.hash.Write(p)
 	return b.w.Write(p)
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog/hlog"
+
+	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -82,6 +85,10 @@ func (s *Server) listEvents(c *request) error {
 	return nil
 }
 
+// maxStreamAge is how long one event stream stays open before the client
+// must reconnect (and be authenticated again).
+const maxStreamAge = time.Hour
+
 // streamKeepAlive is how often an idle stream sends a comment line, so
 // proxies do not close it.
 const streamKeepAlive = 15 * time.Second
@@ -116,7 +123,15 @@ func (s *Server) streamEvents(c *request) error {
 	h.Set("X-Accel-Buffering", "no")
 	c.w.WriteHeader(http.StatusOK)
 	waiter, _ := s.store.(store.EventWaiter)
+	// A stream lives at most maxStreamAge and re-checks its token on every
+	// pass, so a revoked or expired token stops feeding events at once;
+	// clients reconnect with Last-Event-ID and are authenticated again.
+	deadline := s.cfg.Now().Add(maxStreamAge)
 	for {
+		if tok, err := s.store.TokenByHash(ctx, c.token.Hash); err != nil || tok.Expired(s.cfg.Now()) || !s.cfg.Now().Before(deadline) {
+			fmt.Fprint(c.w, "event: end\ndata: \"reconnect with Last-Event-ID\"\n\n")
+			return nil
+		}
 		_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
 		for _, e := range page.Events {
 			b, err := json.Marshal(e)
@@ -137,8 +152,16 @@ func (s *Server) streamEvents(c *request) error {
 			return nil
 		}
 		if page, err = s.store.Events(ctx, c.org, q); err != nil {
-			// Pruned under a slow reader: say so in the stream, then end it.
-			fmt.Fprintf(c.w, "event: error\ndata: %q\n\n", cursorError(err).Error())
+			// Pruned under a slow reader: say so in the stream, then end
+			// it. Anything else is logged; the client sees the request id.
+			msg := "internal error; quote request id " + reqlog.ID(c.r) + " to your administrator"
+			var ae *apiError
+			if errors.As(cursorError(err), &ae) {
+				msg = ae.Message
+			} else {
+				hlog.FromRequest(c.r).Error().Err(err).Msg("event stream failed")
+			}
+			fmt.Fprintf(c.w, "event: error\ndata: %q\n\n", msg)
 			return nil
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,6 +110,45 @@ func TestEventsStream(t *testing.T) {
 		var ev store.Event
 		if err := json.Unmarshal([]byte(next("data: ")), &ev); err != nil || ev.Type != store.EventUserCreated {
 			t.Errorf("event = %+v, %v", ev, err)
+		}
+	}
+}
+
+func TestEventsStreamEndsWhenTokenRevoked(t *testing.T) {
+	e := newEnv(t)
+	secret := e.token(store.TokenAdmin, "acme", "", time.Time{})
+	tok, err := e.st.TokenByHash(context.Background(), store.HashToken(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first := e.do("GET", "/admin/v1/orgs/acme/events?after=0&limit=1000", secret, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/admin/v1/orgs/acme/events/stream?after="+itoa(uint64(first["next"].(float64))), nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := e.st.DeleteToken(context.Background(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.scimCreate("after-revocation@acme.example")
+	rest, _ := io.ReadAll(res.Body) // the stream must end by itself
+	if strings.Contains(string(rest), "after-revocation") {
+		t.Errorf("a revoked token's stream delivered an event written after the revocation:\n%s", rest)
+	}
+	if !strings.Contains(string(rest), "event: end") {
+		t.Errorf("stream ended without saying so:\n%s", rest)
+	}
+}
+
+func TestAdminBodyTrailingData(t *testing.T) {
+	e := newEnv(t)
+	for _, body := range []string{`{"name":"x"}}`, `{"name":"x"}]`, `{"name":"x"} 1`} {
+		if status, got := e.do("POST", "/admin/v1/orgs/acme/directories", e.tokens["admin:acme"], body); status != 400 || errCode(got) != "invalid_request" {
+			t.Errorf("POST %s = %d %v; want 400 invalid_request", body, status, got)
 		}
 	}
 }

@@ -247,6 +247,10 @@ func handler(log zerolog.Logger, scimServer, adminServer http.Handler) http.Hand
 			scim.WritePanic(w, r)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, admin.PathPrefix) {
+			admin.WritePanic(w, r)
+			return
+		}
 		http.Error(w, "internal error", http.StatusInternalServerError)
 	})
 }

@@ -11,7 +11,9 @@
 package reqlog
 
 import (
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -59,7 +61,9 @@ func recoverer(next http.Handler, onPanic func(w http.ResponseWriter, r *http.Re
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			hlog.FromRequest(r).Error().Interface("panic", v).Msg("handler panicked")
+			// The panic's type and the stack, not its value: a value can
+			// carry request data.
+			hlog.FromRequest(r).Error().Str("panic", fmt.Sprintf("%T", v)).Bytes("stack", debug.Stack()).Msg("handler panicked")
 			if onPanic != nil {
 				onPanic(w, r)
 				return
