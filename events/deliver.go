@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,7 +143,10 @@ func (d *Deliverer) deliverLoop(ctx context.Context, org, id string) {
 		}
 		if len(page.Events) == 0 {
 			if page.Next > sub.Cursor { // the filter skipped a window
-				_ = d.advance(ctx, sub, page.Next, false)
+				if err := d.advance(ctx, sub, page.Next, false); err != nil && !errors.Is(err, errMoved) && ctx.Err() == nil {
+					log.Error().Err(err).Msg("events: saving the cursor failed")
+					sleep(ctx, d.cfg.PollInterval, nil)
+				}
 				continue
 			}
 			var wake <-chan struct{}
@@ -191,7 +195,7 @@ func (d *Deliverer) advance(ctx context.Context, sub store.Subscription, next ui
 // (the cursor cannot be read) go to failing at once and wait the cap.
 func (d *Deliverer) failed(ctx context.Context, log zerolog.Logger, sub store.Subscription, cause error, stuck bool) {
 	now := d.cfg.Now().UTC()
-	msg := cause.Error()
+	msg := redact(cause.Error(), sub.Secret)
 	if len(msg) > 500 {
 		msg = msg[:500] + "…"
 	}
@@ -413,4 +417,17 @@ func (d *Deliverer) pruneLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// secretShapes are credentials a receiver might echo back in an error
+// body: they never reach LastError, the admin API or the logs.
+var secretShapes = regexp.MustCompile(`(?i)(splunk\s+\S+|bearer\s+\S+|whsec_\S+)`)
+
+// redact removes the subscription's secret, and anything shaped like a
+// credential, from a failure message.
+func redact(msg string, secret []byte) string {
+	if len(secret) > 0 {
+		msg = strings.ReplaceAll(msg, string(secret), "[redacted]")
+	}
+	return secretShapes.ReplaceAllString(msg, "[redacted]")
 }

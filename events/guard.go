@@ -38,6 +38,11 @@ var reserved = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),
 	netip.MustParsePrefix("100::/64"),
 	netip.MustParsePrefix("2001:db8::/32"),
+	// IPv6 forms that can carry an internal IPv4 address: local-use NAT64
+	// (RFC 8215), IPv4-compatible addresses, Teredo. No webhook needs them.
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("2001::/32"),
 }
 
 var (

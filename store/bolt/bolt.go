@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
@@ -61,7 +62,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if runtime.GOOS != "windows" { // Windows grows the file to the mapped size.
 		bo.InitialMmapSize = initialMmapSize
 	}
-	b, err := bbolt.Open(path, 0o600, bo)
+	b, err := openSameFile(path, bo)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: open %s: %w (waited %s for the file lock; is another scimbridge running on this file?)", path, store.ErrLocked, opts.Timeout)
 	}
@@ -389,4 +390,25 @@ func checkVersion(have, want uint64) error {
 		return fmt.Errorf("%w: expected version %d, current is %d", store.ErrVersionMismatch, want, have)
 	}
 	return nil
+}
+
+// openSameFile opens and locks the file at path, and makes sure that the
+// file locked is still the one at path: a restore or a compaction that
+// renames a new file over path while Open waits for the lock would
+// otherwise leave this process serving, and fsyncing into, a file that no
+// longer has a name, losing every write at the next restart.
+func openSameFile(path string, bo *bbolt.Options) (*bbolt.DB, error) {
+	for range 3 {
+		before, statErr := os.Stat(path)
+		b, err := bbolt.Open(path, 0o600, bo)
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.Stat(path)
+		if err == nil && (statErr != nil || os.SameFile(before, after)) {
+			return b, nil
+		}
+		_ = b.Close() // replaced while we waited: open the new file
+	}
+	return nil, fmt.Errorf("%w: the file was replaced while opening it, three times", store.ErrLocked)
 }
