@@ -48,6 +48,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bidi override in displayName", "POST", "/Users", user("bidi@example.com", map[string]any{"displayName": "abc\u202Edef"}), 400, "invalidValue"},
 		{"body over the cap", "POST", "/Users", big, 413, ""},
 		{"PATCH over the operation cap", "PATCH", "/Users/" + id, patchOps(manyOps...), 400, "tooMany"},
+		{"PATCH path over the filter cap", "PATCH", "/Users/" + id, patchOps(op("remove", `emails[value eq "`+strings.Repeat("a", 600)+`"]`, nil)), 400, "invalidPath"},
 		{"PATCH wrong schema", "PATCH", "/Users/" + id, map[string]any{"schemas": []string{userURN}, "Operations": []any{op("replace", "displayName", "x")}}, 400, "invalidSyntax"},
 		{"PUT invalid", "PUT", "/Users/" + id, map[string]any{"schemas": []string{userURN}, "userName": 5}, 400, "invalidValue"},
 		{"filter over the cap", "GET", "/Users?filter=" + url.QueryEscape(`userName eq "`+strings.Repeat("a", 600)+`"`), nil, 400, "invalidFilter"},

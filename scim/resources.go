@@ -355,7 +355,7 @@ func (s *Server) patch(c *call, t *resource.Type, id string) {
 		fail(c.w, c.r, err)
 		return
 	}
-	opts := patch.Options{Options: c.prof.values, MaxOperations: s.cfg.MaxPatchOperations, ReplaceUpserts: c.prof.replaceUpserts}
+	opts := patch.Options{Options: c.prof.values, MaxOperations: s.cfg.MaxPatchOperations, Filter: s.cfg.Filter, ReplaceUpserts: c.prof.replaceUpserts}
 	ops, e := patch.Request(obj, opts)
 	if e != nil {
 		fail(c.w, c.r, e)

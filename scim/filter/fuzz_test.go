@@ -95,7 +95,7 @@ func FuzzParse(f *testing.F) {
 		}
 
 		// The same text as a PATCH path.
-		p, err := ParsePath(s)
+		p, err := ParsePath(s, Limits{})
 		if err != nil {
 			if err.Status != http.StatusBadRequest || err.ScimType != scimerrors.ScimTypeInvalidPath || err.Detail == "" {
 				t.Fatalf("ParsePath(%q) error = %d %q %q; want 400 invalidPath with a detail", s, err.Status, err.ScimType, err.Detail)

@@ -192,10 +192,11 @@ func ValueEqs(expr scimfilter.Expression) (values []string, ok bool) {
 // ParsePath parses a PATCH path (name.sub, urn:…:attr, attr[filter],
 // attr[filter].sub) with the same preparation as Parse: length and UTF-8
 // checks, whitespace trimmed, lower-case \u escapes accepted, bare-word
-// literals quoted, numbers kept as json.Number. It does not validate names;
+// literals quoted, numbers kept as json.Number, under the same limits as
+// filters (zero fields take the defaults). It does not validate names;
 // errors are 400 invalidPath.
-func ParsePath(s string) (scimfilter.Path, *scimerrors.ScimError) {
-	lim := Limits{}.withDefaults()
+func ParsePath(s string, lim Limits) (scimfilter.Path, *scimerrors.ScimError) {
+	lim = lim.withDefaults()
 	text, toks, why := prepare(s, lim, "path", false)
 	if why != "" {
 		return scimfilter.Path{}, clipDetail(resource.Err(scimerrors.ScimTypeInvalidPath, "%s", why))

@@ -16,7 +16,7 @@ import (
 // valueExpr parses a PATCH path and returns its attribute and value filter.
 func valueExpr(t *testing.T, typ *resource.Type, path string) (resource.Attr, scimfilter.Expression) {
 	t.Helper()
-	p, err := ParsePath(path)
+	p, err := ParsePath(path, Limits{})
 	if err != nil {
 		t.Fatalf("ParsePath(%q) error: %v", path, err.Detail)
 	}
@@ -128,7 +128,7 @@ func TestEqTerms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			p, err := ParsePath(tt.path)
+			p, err := ParsePath(tt.path, Limits{})
 			if err != nil {
 				t.Fatalf("ParsePath(%q) error: %v", tt.path, err.Detail)
 			}
@@ -170,7 +170,7 @@ func TestValueEqs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			p, err := ParsePath(tt.path)
+			p, err := ParsePath(tt.path, Limits{})
 			if err != nil {
 				t.Fatalf("ParsePath(%q) error: %v", tt.path, err.Detail)
 			}
@@ -215,7 +215,7 @@ func TestParsePath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			p, err := ParsePath(tt.path)
+			p, err := ParsePath(tt.path, Limits{})
 			if tt.detail == "" {
 				if err != nil {
 					t.Fatalf("ParsePath(%q) error: %v", tt.path, err.Detail)
@@ -254,7 +254,7 @@ func TestCompileValueFilter(t *testing.T) {
 }
 
 func TestValueFilterOddInputs(t *testing.T) {
-	p, err := ParsePath(`emails[type eq "work"]`)
+	p, err := ParsePath(`emails[type eq "work"]`, Limits{})
 	if err != nil {
 		t.Fatal(err.Detail)
 	}

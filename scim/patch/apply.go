@@ -223,7 +223,7 @@ func (a *applier) resolve(path string) (target, *scimerrors.ScimError) {
 		}
 		return target{path: path, attr: attr}, nil
 	}
-	p, perr := parsePath(path)
+	p, perr := parsePath(path, a.opts.Filter)
 	if perr != nil {
 		return target{}, prefixed(perr, fmt.Sprintf("path %q: ", path))
 	}
@@ -249,13 +249,13 @@ func (a *applier) resolve(path string) (target, *scimerrors.ScimError) {
 // ParsePath behind the same preparation as GET filters: limits, trimmed
 // whitespace, bare-word literals, numbers as json.Number). The parser reads
 // untrusted input; a panic in it becomes invalidPath.
-func parsePath(path string) (p scimfilter.Path, err *scimerrors.ScimError) {
+func parsePath(path string, lim filter.Limits) (p scimfilter.Path, err *scimerrors.ScimError) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = resource.Err(scimerrors.ScimTypeInvalidPath, "the path is not valid SCIM path syntax")
 		}
 	}()
-	return filter.ParsePath(path)
+	return filter.ParsePath(path, lim)
 }
 
 // immutable enforces RFC 7644 section 3.5.2: an immutable attribute may be

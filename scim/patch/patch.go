@@ -6,6 +6,7 @@ import (
 
 	scimerrors "github.com/elimity-com/scim/errors"
 
+	"github.com/scimbridge/scimbridge/scim/filter"
 	"github.com/scimbridge/scimbridge/scim/resource"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -40,6 +41,9 @@ type Options struct {
 	// MaxOperations caps the operations of one request; 0 or less means
 	// DefaultMaxOperations.
 	MaxOperations int
+	// Filter caps the value filters of paths (length, nesting, terms), as
+	// for list filters; zero fields take the defaults.
+	Filter filter.Limits
 	// ReplaceUpserts makes a replace through an eq-only value filter that
 	// matches nothing create the element, as an add does, instead of
 	// failing with noTarget (RFC 7644 section 3.5.2.3). Entra ID replaces
