@@ -386,7 +386,7 @@ func (d *dirTx) recomputeAccess() error {
 	if len(d.affected) == 0 {
 		return nil
 	}
-	rules, version, err := d.db.currentRules(d.ob.tx, d.key.Org)
+	rules, version, err := d.db.currentRules(d.ob.tx, d.key.Org, d.ob)
 	if err != nil || rules == nil {
 		return err
 	}
@@ -525,7 +525,7 @@ func (db *DB) Workspaces(ctx context.Context, org string) ([]store.WorkspaceView
 		if err != nil {
 			return err
 		}
-		rules, _, err := db.currentRules(tx, org)
+		rules, _, err := db.currentRules(tx, org, nil)
 		if err != nil {
 			return err
 		}

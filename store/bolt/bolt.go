@@ -38,6 +38,8 @@ type DB struct {
 	now   func() time.Time
 	waits waiters
 	rules rulesCache // compiled current rules per org, see rules.go
+	// commits queues the writes for group commit, see commit.go.
+	commits committer
 }
 
 const (

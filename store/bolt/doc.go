@@ -82,18 +82,51 @@
 //
 // # Transactions and durability
 //
-// Every write method is exactly one bbolt Update transaction, committed with
-// fsync (NoSync is never set), that writes the resource, only the index keys
-// whose values changed, only the memberships that change (two keys each),
-// the new version of every user or group whose representation changed, the
-// counters, and the write's events with the org's new last seq. A write that
-// returned nil is on disk with its events; a write that returned an error
-// wrote nothing, no event and no seq. bbolt runs one writer at a time, so uniqueness
-// checks and writes cannot interleave: of two concurrent creates of the same
-// userName exactly one succeeds. Reads are View transactions and run
-// concurrently with each other and with the writer. db.Batch is not used:
-// update callbacks run exactly once. The context is checked before a
-// transaction starts; bbolt cannot stop one midway.
+// Every write method is one callback run in a bbolt read-write
+// transaction committed with fsync (NoSync is never set); the callback
+// writes the resource, only the index keys whose values changed, only the
+// memberships that change (two keys each), the new version of every user
+// or group whose representation changed, the counters, and the write's
+// events with the org's new last seq. A write that returned nil is on disk
+// with its events: no write returns before the commit that holds it has
+// been fsync'd. A write that returned an error wrote nothing, no event and
+// no seq. bbolt runs one writer at a time and the callbacks of a
+// transaction run one after the other, so uniqueness checks and writes
+// cannot interleave: of two concurrent creates of the same userName
+// exactly one succeeds. Reads are View transactions and run concurrently
+// with each other and with the writer. The context is checked before a
+// write is queued; bbolt cannot stop one midway.
+//
+// Group commit (commit.go). Concurrent writes share a transaction and its
+// two fsyncs. A write that finds no commit in progress leads: it at once
+// runs what is queued (itself, when alone) and commits, so a lone writer
+// waits for nobody and there is no timer (db.Batch, whose calls wait
+// MaxBatchDelay, is not used). Writes that arrive meanwhile queue up; the
+// leader, once its commit is on disk, hands the lead to the oldest of them,
+// which runs the whole queue (at most 1,000 writes) as the next
+// transaction. Each write's callback runs in arrival order with its own
+// outbox and clock reading. If they all succeed the transaction is
+// committed and each write gets nil (or all get the commit's error). If
+// one fails, bbolt having no savepoints, the transaction is rolled back,
+// the writes before it run again and are committed, and then the failing
+// write runs first in the next transaction, alone up to its failure, so
+// the error it returns is its own and nothing of it, nor of a neighbour,
+// is kept twice. A callback that panics is handled like a failure, and the
+// panic is raised again in its own caller's goroutine.
+//
+// The rerun rule: a write callback may run more than once, and only its
+// last run counts. So a callback has no effect outside its transaction:
+// it sets the variables it reports through afresh on every run (fnErr,
+// out, diff, ...), appends only to slices it made in that run, takes ids
+// that must not change (the new resource's id) from before the callback,
+// and leaves what must happen after the commit (waking the waiters of its
+// org, putting compiled rules into the cache) to its outbox (outbox.post,
+// outbox.n), which the committer runs once, after the commit that holds
+// that run. The callbacks that callers give UpdateUser and UpdateGroup
+// run inside it, so they may run more than once too, as store.Store
+// says: they must be pure CPU work on the copy they are given. Writes through db.update
+// (subscriptions, PruneEvents) are not batched: one transaction each, run
+// once.
 //
 // Versions start at 1 and grow by one on every write to the resource,
 // including a change of a user's groups (a group's members being added or
@@ -110,8 +143,10 @@
 // Events are appended by the write that causes them, inside its
 // transaction, never anywhere else first: a crash at any point leaves
 // either the change and all its events or neither, and the seq of the
-// org's next event is always last+1. bbolt runs one writer at a time, so
-// seqs are gap-free and never repeat whatever the concurrency. An event's
+// org's next event is always last+1. bbolt runs one writer at a time and the
+// writes of a batch read the last seq their predecessors in the
+// transaction left, so seqs are gap-free and never repeat whatever the
+// concurrency; a rolled-back batch gives no seq away. An event's
 // id is a random UUID (crypto/rand) written into its envelope, so a
 // redelivery carries the same id. occurred_at is Options.Now of the write
 // (the same instant as the Modified it gives the resource), the actor is
@@ -139,7 +174,7 @@
 // (BenchmarkDeleteGroup).
 //
 // After a commit that appended events, the waiters of the org (WaitEvents)
-// are woken by closing one channel under a mutex that no I/O holds, so a
+// are woken, once per write whose committed run appended events, by closing one channel under a mutex that no I/O holds, so a
 // live stream never slows a writer down. Close wakes them all.
 //
 // # Access
@@ -155,7 +190,10 @@
 // one key (the org's current version): with no rules published nothing is
 // computed. The compiled *mapping.Rules of the current version is cached in
 // the DB per org (rulesCache), keyed by version: versions never change, a
-// publish moves the key, and only committed versions are cached. The
+// publish moves the key, and only committed versions are cached: a write
+// reads a current version that an earlier write of its batch may have
+// published and that may still roll back, so it caches what it parsed only
+// after its commit (outbox.post). The
 // counts give store.Workspaces and the org_admin count in O(1), which is
 // how a write knows it left the org without an org_admin. The index is the
 // order of WorkspaceMembers; its cursor is the rest of the last key,

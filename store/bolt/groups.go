@@ -241,6 +241,7 @@ func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 	var out store.Group
 	var fnErr error
 	err := db.writeDir(ctx, dir, func(d *dirTx) error {
+		fnErr = nil // the callback may run more than once (commit.go)
 		old, err := d.readGroup(id)
 		if err != nil {
 			return err

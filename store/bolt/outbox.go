@@ -136,6 +136,10 @@ type outbox struct {
 	n      int    // events appended
 	head   []byte // the envelope's fields that every event of the write shares
 	arena  []byte // keys and values of the events: bbolt keeps them until the commit
+
+	// post runs after the commit that holds this run of the write, and
+	// only then (never for a run that was rolled back).
+	post []func()
 }
 
 func (o *outbox) open() error {
@@ -226,26 +230,26 @@ func (o *outbox) flush() error {
 	return o.bucket.Put(keyLastSeq, encodeUint(o.last))
 }
 
-// write runs fn in one read-write transaction, with the outbox of org and
-// the actor of ctx, after checking ctx. After the commit it wakes the
-// waiters of the outbox fn appended to.
+// write runs fn in a read-write transaction, with the outbox of org and
+// the actor of ctx, after checking ctx. The transaction may be shared with
+// concurrent writes (group commit, see commit.go) and fn may run more than
+// once: it must have no effect outside the transaction but through ob.
+// write returns once the commit that holds fn's last run is on disk, after
+// waking the waiters of the outbox that run appended to and running its
+// post-commit actions.
 func (db *DB) write(ctx context.Context, org string, fn func(tx *bbolt.Tx, ob *outbox) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	a := store.ActorFrom(ctx)
-	var ob *outbox
-	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		ob = &outbox{tx: tx, org: org, actor: actorRecord{Type: a.Type, ID: a.ID, Name: a.Name}, now: db.stamp()}
+	actor := actorRecord{Type: a.Type, ID: a.ID, Name: a.Name}
+	return db.commit(&call{run: func(tx *bbolt.Tx) (*outbox, error) {
+		ob := &outbox{tx: tx, org: org, actor: actor, now: db.stamp()}
 		if err := fn(tx, ob); err != nil {
-			return err
+			return ob, err
 		}
-		return ob.flush()
-	})
-	if err == nil && ob.n > 0 {
-		db.waits.wake(ob.org)
-	}
-	return err
+		return ob, ob.flush()
+	}})
 }
 
 // writeDir is write for the users and groups of one directory.

@@ -125,8 +125,11 @@ func (c *rulesCache) put(org string, version int, r *mapping.Rules) {
 
 // currentRules returns the compiled current rules of org and their
 // version, or nil and 0 when none were published. It parses the document
-// at most once per version (rulesCache).
-func (db *DB) currentRules(tx *bbolt.Tx, org string) (*mapping.Rules, int, error) {
+// at most once per version (rulesCache). A write passes its outbox: the
+// version it reads may be one that an earlier write of the same batch
+// wrote and that may still roll back, so it is cached only after the
+// commit (ob.post). A reader (nil ob) reads a committed version.
+func (db *DB) currentRules(tx *bbolt.Tx, org string, ob *outbox) (*mapping.Rules, int, error) {
 	b := rulesBucket(tx, org)
 	if b == nil {
 		return nil, 0, nil
@@ -146,7 +149,11 @@ func (db *DB) currentRules(tx *bbolt.Tx, org string) (*mapping.Rules, int, error
 	if err != nil {
 		return nil, 0, fmt.Errorf("rules version %d of %q: %w", v, org, err)
 	}
-	db.rules.put(org, v, r)
+	if ob != nil {
+		ob.post = append(ob.post, func() { db.rules.put(org, v, r) })
+	} else {
+		db.rules.put(org, v, r)
+	}
 	return r, v, nil
 }
 
@@ -363,6 +370,7 @@ func (db *DB) publish(ctx context.Context, org string, load func(b *bbolt.Bucket
 	var diff mapping.Diff
 	var proposed *mapping.Rules
 	err := db.write(ctx, org, func(tx *bbolt.Tx, ob *outbox) error {
+		diff, proposed = mapping.Diff{}, nil // the callback may run more than once (commit.go)
 		b := rulesBucket(tx, org)
 		if b == nil {
 			return errNoOrg
@@ -371,7 +379,7 @@ func (db *DB) publish(ctx context.Context, org string, load func(b *bbolt.Bucket
 		if proposed, err = load(b); err != nil {
 			return err
 		}
-		current, curVersion, err := db.currentRules(tx, org)
+		current, curVersion, err := db.currentRules(tx, org, ob)
 		if err != nil {
 			return err
 		}
@@ -503,7 +511,7 @@ func (db *DB) SimulateRules(ctx context.Context, org string, doc []byte) (mappin
 		if rulesBucket(tx, org) == nil {
 			return errNoOrg
 		}
-		current, _, err := db.currentRules(tx, org)
+		current, _, err := db.currentRules(tx, org, nil)
 		if err != nil {
 			return err
 		}

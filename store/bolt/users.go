@@ -269,6 +269,7 @@ func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVer
 	var out store.User
 	var fnErr error
 	err := db.writeDir(ctx, dir, func(d *dirTx) error {
+		fnErr = nil // the callback may run more than once (commit.go)
 		old, err := d.readUser(id)
 		if err != nil {
 			return err

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateUser", testUpdateUser},
 		{"UserNameUniqueByFold", testUserNameUniqueByFold},
 		{"ConcurrentCreateSameUserName", testConcurrentCreate},
+		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
 		{"ExternalIDCaseExact", testExternalIDCaseExact},
 		{"Emails", testEmails},
 		{"GroupCRUD", testGroupCRUD},
