@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog/hlog"
 
 	"github.com/scimbridge/scimbridge/events"
+	"github.com/scimbridge/scimbridge/internal/bearer"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -149,17 +150,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*request, error) {
 	unauthorized := errorf(http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
-	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return nil, unauthorized
-	}
-	tok, err := s.store.TokenByHash(r.Context(), store.HashToken(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, unauthorized
-	}
+	tok, ok, err := bearer.Lookup(r, s.store)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, unauthorized
 	}
 	if tok.Expired(s.cfg.Now()) || (tok.Kind != store.TokenAdmin && tok.Kind != store.TokenSuper) {
 		return nil, unauthorized

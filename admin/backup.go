@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"hash"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/scimbridge/scimbridge/internal/bearer"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -94,17 +93,12 @@ func (h *backupHandler) serve(w http.ResponseWriter, r *http.Request) error {
 // authenticateSuper accepts only a valid super token.
 func (h *backupHandler) authenticateSuper(r *http.Request) (store.Token, error) {
 	unauthorized := errorf(http.StatusUnauthorized, "unauthorized", "a valid super token is required")
-	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return store.Token{}, unauthorized
-	}
-	tok, err := h.store.TokenByHash(r.Context(), store.HashToken(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Token{}, unauthorized
-	}
+	tok, ok, err := bearer.Lookup(r, h.store)
 	if err != nil {
 		return store.Token{}, err
+	}
+	if !ok {
+		return store.Token{}, unauthorized
 	}
 	switch {
 	case tok.Expired(h.now()):

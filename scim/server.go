@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
 
+	"github.com/scimbridge/scimbridge/internal/bearer"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/scim/filter"
 	"github.com/scimbridge/scimbridge/scim/resource"
@@ -225,17 +226,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, key store.
 		Status: http.StatusUnauthorized,
 		Detail: "a valid bearer token for this directory is required",
 	}
-	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return nil, unauthorized
-	}
-	tok, err := s.store.TokenByHash(r.Context(), store.HashToken(secret))
+	tok, ok, err := bearer.Lookup(r, s.store)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, unauthorized
-		}
 		return nil, err
+	}
+	if !ok {
+		return nil, unauthorized
 	}
 	if tok.Kind != store.TokenSCIM || tok.Org != key.Org || tok.Directory != key.Directory || tok.Expired(s.cfg.Now()) {
 		hlog.FromRequest(r).Info().Str("token_id", tok.ID).Msg("token refused for this directory")
