@@ -303,6 +303,13 @@ func (db *DB) UpdateUser(ctx context.Context, dir store.DirKey, id string, ifVer
 		if old.Active != r.Active || old.UserName != r.UserName {
 			d.accessChanged(id)
 		}
+		if old.Active && !r.Active {
+			// A deactivation ends the person's sessions in its own
+			// transaction: no session outlives an offboarding.
+			if _, err := revokeSessions(d.ob.tx, d.key, id); err != nil {
+				return err
+			}
+		}
 		out = r.user(id)
 		out.Groups = groups
 		return nil
@@ -352,6 +359,9 @@ func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVer
 			}
 		}
 		if err := d.users.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if _, err := revokeSessions(d.ob.tx, d.key, id); err != nil {
 			return err
 		}
 		d.accessChanged(id)
