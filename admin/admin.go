@@ -24,6 +24,7 @@ import (
 	"github.com/scimbridge/scimbridge/events"
 	"github.com/scimbridge/scimbridge/internal/bearer"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
+	"github.com/scimbridge/scimbridge/sso"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -45,7 +46,10 @@ type Config struct {
 	// MaxRevokeShare is the mass-revocation guard of rules publishing
 	// (0: mapping's default, 10%).
 	MaxRevokeShare float64
-	Now            func() time.Time
+	// SSO is the single sign-on handler whose settings the API manages;
+	// nil: the SSO endpoints answer 404.
+	SSO *sso.Handler
+	Now func() time.Time
 }
 
 // Server serves the admin API.
@@ -71,6 +75,7 @@ func New(st store.Store, cfg Config) *Server {
 	s.handle("GET "+org+"/users", s.findUsers)
 	s.registerRules(org)
 	s.registerBackup()
+	s.registerSSO(org)
 	s.handle("GET "+org+"/events", s.listEvents)
 	s.handle("GET "+org+"/events/stream", s.streamEvents)
 	s.handle("GET "+org+"/webhooks", s.listWebhooks)

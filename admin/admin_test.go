@@ -17,6 +17,7 @@ import (
 	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/scim"
+	"github.com/scimbridge/scimbridge/sso"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/bolt"
 )
@@ -26,6 +27,7 @@ type env struct {
 	st     store.Store
 	srv    *httptest.Server
 	tokens map[string]string // "admin:acme", "admin:other", "super", "scim:acme/okta", "expired:acme"
+	sso    *sso.Handler
 }
 
 func newEnv(t *testing.T) *env {
@@ -49,8 +51,17 @@ func newEnv(t *testing.T) *env {
 	e.tokens["super"] = e.token(store.TokenSuper, "", "", time.Time{})
 	e.tokens["scim:acme/okta"] = e.token(store.TokenSCIM, "acme", "okta", time.Time{})
 	e.tokens["expired:acme"] = e.token(store.TokenAdmin, "acme", "", time.Now().Add(-time.Hour))
+	sealer, err := sso.LoadOrCreateKey(filepath.Join(t.TempDir(), "sso-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sso, err = sso.New(sso.Config{Store: st, PublicURL: "https://scim.example.com", Sealer: sealer, Log: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle(admin.PathPrefix, admin.New(st, admin.Config{PublicURL: "https://scim.example.com", Profiles: scim.Profiles}))
+	mux.Handle(admin.PathPrefix, admin.New(st, admin.Config{PublicURL: "https://scim.example.com", Profiles: scim.Profiles, SSO: e.sso}))
+	mux.Handle(sso.PathPrefix, e.sso)
 	mux.Handle(scim.PathPrefix, scim.New(st, scim.Config{}))
 	e.srv = httptest.NewServer(reqlog.Wrap(zerolog.New(zerolog.NewTestWriter(t)), mux, nil))
 	t.Cleanup(e.srv.Close)

@@ -37,6 +37,8 @@ type config struct {
 	AllowInsecureHTTP    bool
 	AllowPrivateNetworks bool
 	MaxRevokePercent     int
+
+	SSOKeyFile string
 }
 
 type setting struct {
@@ -66,6 +68,7 @@ func (c *config) settings() []setting {
 		{key: "events.splunk_sourcetype", usage: "sourcetype of events sent to Splunk", str: &c.SplunkSourceType},
 		{key: "events.allow_insecure_http", usage: "development only: allow http:// webhooks to loopback", flag: &c.AllowInsecureHTTP},
 		{key: "events.allow_private_networks", usage: "allow webhooks to private, loopback and link-local addresses", flag: &c.AllowPrivateNetworks},
+		{key: "sso.key_file", usage: "file with the key that seals SSO secrets (SAML SP keys, OIDC client secrets); created on first start; back it up beside the database (default DATA.sso-key)", str: &c.SSOKeyFile},
 		{key: "rules.max_revoke_percent", usage: "mass-revocation guard: most people (in percent) a rules publish may take access from without force", num: &c.MaxRevokePercent},
 	}
 }

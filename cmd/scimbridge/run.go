@@ -21,6 +21,7 @@ import (
 	"github.com/scimbridge/scimbridge/loadtest"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/scim/filter"
+	"github.com/scimbridge/scimbridge/sso"
 	"github.com/scimbridge/scimbridge/store"
 	"github.com/scimbridge/scimbridge/store/bolt"
 )
@@ -185,12 +186,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		AllowInsecureHTTP:    cfg.AllowInsecureHTTP,
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 	}
+	keyFile := cfg.SSOKeyFile
+	if keyFile == "" {
+		keyFile = cfg.Data + ".sso-key"
+	}
+	sealer, err := sso.LoadOrCreateKey(keyFile)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ssoHandler, err := sso.New(sso.Config{
+		Store: st, PublicURL: public, Sealer: sealer,
+		Log: log.With().Str("component", "sso").Logger(),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	adminServer := admin.New(st, admin.Config{
 		PublicURL: public, Profiles: scim.Profiles, Events: evCfg,
 		MaxRevokeShare: float64(cfg.MaxRevokePercent) / 100,
+		SSO:            ssoHandler,
 	})
 	srv := &http.Server{
-		Handler:           handler(log, scimServer, adminServer),
+		Handler:           handler(log, scimServer, adminServer, ssoHandler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
@@ -209,6 +228,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer func() {
 		stopDelivery()
 		<-delivered
+	}()
+	// SSO upkeep (metadata refresh, pruning) likewise.
+	ssoDone := make(chan struct{})
+	go func() {
+		defer close(ssoDone)
+		ssoHandler.Run(deliveryCtx)
+	}()
+	defer func() {
+		stopDelivery()
+		<-ssoDone
 	}()
 
 	errc := make(chan error, 1)
@@ -229,10 +258,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // handler is every HTTP surface of the server behind the request-log
 // middleware.
-func handler(log zerolog.Logger, scimServer, adminServer http.Handler) http.Handler {
+func handler(log zerolog.Logger, scimServer, adminServer, ssoHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(scim.PathPrefix, scimServer)
 	mux.Handle(admin.PathPrefix, adminServer)
+	mux.Handle(sso.PathPrefix, ssoHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -300,7 +330,12 @@ func bootstrap(ctx context.Context, st store.Store, public string, stdout io.Wri
   Admin token for org "default" (shown once):
     %s
 
-`, public, scim.PathPrefix, scimToken, adminToken)
+  Single sign-on for directory "default":
+    SAML SP metadata (entity id): %s/sso/default/default/saml/metadata
+    SAML ACS URL:                 %s/sso/default/default/saml/acs
+    OIDC redirect URI:            %s/sso/default/default/oidc/callback
+
+`, public, scim.PathPrefix, scimToken, adminToken, public, public, public)
 	return nil
 }
 
