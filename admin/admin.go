@@ -72,6 +72,8 @@ func New(st store.Store, cfg Config) *Server {
 	s.handle("GET "+org+"/directories/{dir}/tokens", s.listTokens)
 	s.handle("POST "+org+"/directories/{dir}/tokens", s.createToken)
 	s.handle("DELETE "+org+"/directories/{dir}/tokens/{token}", s.revokeToken)
+	s.handle("POST "+org+"/directories/{dir}/tokens/{token}/rotate", s.rotateToken)
+	s.registerTokens(org)
 	s.handle("GET "+org+"/users", s.findUsers)
 	s.registerRules(org)
 	s.registerBackup()

@@ -64,17 +64,23 @@ func (s *Server) createDirectory(c *request) error {
 }
 
 type tokenJSON struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Prefix    string     `json:"prefix"`
-	Directory string     `json:"directory,omitempty"`
-	Created   time.Time  `json:"created"`
-	Expires   *time.Time `json:"expires,omitempty"`
-	Token     string     `json:"token,omitempty"` // only in the create response
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	Directory  string     `json:"directory,omitempty"`
+	Created    time.Time  `json:"created"`
+	LastUsed   *time.Time `json:"last_used,omitempty"` // absent: never used
+	Expires    *time.Time `json:"expires,omitempty"`   // absent: never expires
+	ReplacedBy string     `json:"replaced_by,omitempty"`
+	Token      string     `json:"token,omitempty"` // only in the create and rotate responses
 }
 
 func toTokenJSON(t store.Token) tokenJSON {
-	j := tokenJSON{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Directory: t.Directory, Created: t.Created}
+	j := tokenJSON{ID: t.ID, Name: t.Name, Prefix: t.Prefix, Directory: t.Directory, Created: t.Created, ReplacedBy: t.ReplacedBy}
+	if !t.LastUsed.IsZero() {
+		u := t.LastUsed
+		j.LastUsed = &u
+	}
 	if !t.Expires.IsZero() {
 		e := t.Expires
 		j.Expires = &e
@@ -87,83 +93,47 @@ func (s *Server) directory(c *request) (store.Directory, error) {
 	return s.store.Directory(c.r.Context(), store.DirKey{Org: c.org, Directory: c.r.PathValue("dir")})
 }
 
-func (s *Server) listTokens(c *request) error {
+// scimScope is the SCIM tokens of the directory of the URL, which must
+// exist.
+func (s *Server) scimScope(c *request) (tokenScope, error) {
 	d, err := s.directory(c)
 	if err != nil {
-		return err
+		return tokenScope{}, err
 	}
-	all, err := s.store.Tokens(c.r.Context(), c.org)
+	return tokenScope{kind: store.TokenSCIM, org: c.org, dir: d.Name}, nil
+}
+
+// listTokens answers GET .../directories/{dir}/tokens: the directory's
+// SCIM tokens (tokens.go has the rest).
+func (s *Server) listTokens(c *request) error {
+	sc, err := s.scimScope(c)
 	if err != nil {
 		return err
 	}
-	out := []tokenJSON{}
-	for _, t := range all {
-		if t.Kind == store.TokenSCIM && t.Directory == d.Name {
-			out = append(out, toTokenJSON(t))
-		}
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"tokens": out})
-	return nil
+	return s.listScoped(c, sc)
 }
 
 func (s *Server) createToken(c *request) error {
-	d, err := s.directory(c)
+	sc, err := s.scimScope(c)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name    string `json:"name"`
-		Expires string `json:"expires"` // RFC 3339 time, or empty for never
-	}
-	if err := decode(c.r, &in); err != nil {
-		return err
-	}
-	var exp time.Time
-	if in.Expires != "" {
-		if exp, err = time.Parse(time.RFC3339, in.Expires); err != nil || !exp.After(s.cfg.Now()) {
-			return errorf(http.StatusBadRequest, "invalid_request", "expires must be a future RFC 3339 time")
-		}
-	}
-	secret, hash, prefix, err := store.NewTokenSecret()
-	if err != nil {
-		return err
-	}
-	id, err := store.NewID()
-	if err != nil {
-		return err
-	}
-	t := store.Token{ID: id, Kind: store.TokenSCIM, Org: c.org, Directory: d.Name, Name: in.Name,
-		Prefix: prefix, Hash: hash, Created: s.cfg.Now().UTC(), Expires: exp.UTC()}
-	if exp.IsZero() {
-		t.Expires = time.Time{}
-	}
-	if err := s.store.CreateToken(c.r.Context(), t); err != nil {
-		return err
-	}
-	j := toTokenJSON(t)
-	j.Token = secret
-	writeJSON(c.w, http.StatusCreated, j)
-	return nil
+	return s.createScoped(c, sc)
 }
 
 func (s *Server) revokeToken(c *request) error {
-	d, err := s.directory(c)
+	sc, err := s.scimScope(c)
 	if err != nil {
 		return err
 	}
-	all, err := s.store.Tokens(c.r.Context(), c.org)
+	return s.revokeScoped(c, sc)
+}
+
+// rotateToken answers POST .../directories/{dir}/tokens/{token}/rotate.
+func (s *Server) rotateToken(c *request) error {
+	sc, err := s.scimScope(c)
 	if err != nil {
 		return err
 	}
-	id := c.r.PathValue("token")
-	for _, t := range all {
-		if t.ID == id && t.Kind == store.TokenSCIM && t.Directory == d.Name {
-			if err := s.store.DeleteToken(c.r.Context(), id); err != nil {
-				return err
-			}
-			c.w.WriteHeader(http.StatusNoContent)
-			return nil
-		}
-	}
-	return errNotFound
+	return s.rotateScoped(c, sc)
 }

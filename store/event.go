@@ -35,6 +35,12 @@ const (
 	EventDirectoryCreated = "directory.created"
 	EventTokenCreated     = "token.created"
 	EventTokenRevoked     = "token.revoked"
+	// EventTokenRotated is emitted by RotateToken: the old token (with its
+	// shortened expiry) and its replacement, never a hash.
+	EventTokenRotated = "token.rotated"
+	// EventTokenExpiring is emitted by MarkTokenExpiring, once per
+	// threshold (days before expiry) and token.
+	EventTokenExpiring = "token.expiring"
 )
 
 // Resource types of Event.Resource.

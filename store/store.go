@@ -104,6 +104,13 @@ type Token struct {
 	Hash      []byte    `json:"hash"`   // SHA-256 of the secret
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires,omitzero"` // zero: never
+	// LastUsed is when the token was last presented (TouchToken), to the
+	// caller's throttle (a minute); zero: never since it was created.
+	LastUsed time.Time `json:"last_used,omitzero"`
+	// ReplacedBy is the id of the token that replaced this one
+	// (RotateToken); empty unless it was rotated. A replaced token stays
+	// valid until its Expires, which the rotation shortened.
+	ReplacedBy string `json:"replaced_by,omitempty"`
 }
 
 // Expired reports whether the token is past its expiry at now.
@@ -267,6 +274,31 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	Tokens(ctx context.Context, org string) ([]Token, error)
 	DeleteToken(ctx context.Context, id string) error
+	// TouchToken records that token id was presented at at (LastUsed). A
+	// time before the recorded one changes nothing. It emits no event, and
+	// the caller throttles it (internal/bearer: once a minute per token).
+	TouchToken(ctx context.Context, id string, at time.Time) error
+	// RotateToken replaces token id with newTok in one transaction: it
+	// stores newTok (ID and Hash set and unused, as for CreateToken;
+	// Created defaults to the store's clock; Expires is the caller's) with
+	// the Kind, Org, Directory and Name of the old token, whatever newTok
+	// says; it sets the old token's Expires to the earlier of its own and
+	// the store's now+overlap (overlap 0: at once) and its ReplacedBy to
+	// newTok.ID; and it emits token.rotated in the old token's org. A
+	// token that was already replaced is a *ConflictError on
+	// "replaced_by" (its value the replacement's id), so a token has at
+	// most one successor. It returns the old token as it is now. Nothing
+	// is written when it fails.
+	RotateToken(ctx context.Context, id string, newTok Token, overlap time.Duration) (old Token, err error)
+	// MarkTokenExpiring announces that token id expires within days days.
+	// Unless a threshold of days or fewer was already announced for the
+	// token, it records days and emits token.expiring, and returns true;
+	// otherwise it writes nothing and returns false. So each threshold is
+	// announced at most once per token, across restarts and concurrent
+	// callers, and never after a tighter one. Whether the token really
+	// expires within days is the caller's to decide; a token without
+	// expiry, or days below 1, is an error.
+	MarkTokenExpiring(ctx context.Context, id string, days int) (bool, error)
 
 	// CreateUser assigns ID, Version 1, Created and Modified, and stores u.
 	CreateUser(ctx context.Context, dir DirKey, u User) (User, error)

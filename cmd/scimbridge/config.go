@@ -39,6 +39,10 @@ type config struct {
 	MaxRevokePercent     int
 
 	SSOKeyFile string
+
+	TLSCertFile  string
+	TLSKeyFile   string
+	InsecureHTTP bool
 }
 
 type setting struct {
@@ -55,6 +59,9 @@ func (c *config) settings() []setting {
 		{key: "data", usage: "path of the bbolt database file", str: &c.Data},
 		{key: "listen", usage: "address to listen on (host:port)", str: &c.Listen},
 		{key: "public_url", usage: "external URL of the server, for SCIM locations (default http://LISTEN)", str: &c.PublicURL},
+		{key: "tls.cert_file", usage: "PEM certificate (chain) to serve HTTPS with; reloaded when it changes", str: &c.TLSCertFile},
+		{key: "tls.key_file", usage: "PEM private key of tls.cert_file", str: &c.TLSKeyFile},
+		{key: "insecure_http", usage: "serve plain HTTP on a non-loopback address (only behind a proxy that terminates TLS)", flag: &c.InsecureHTTP},
 		{key: "log_level", usage: "log level: debug, info, warn, error", str: &c.LogLevel},
 		{key: "scim.max_body_bytes", usage: "largest SCIM request body, in bytes (413 above)", num: &c.MaxBodyBytes},
 		{key: "scim.max_page_size", usage: "largest page of a SCIM listing (count is clamped to it)", num: &c.MaxPageSize},
@@ -68,7 +75,7 @@ func (c *config) settings() []setting {
 		{key: "events.splunk_sourcetype", usage: "sourcetype of events sent to Splunk", str: &c.SplunkSourceType},
 		{key: "events.allow_insecure_http", usage: "development only: allow http:// webhooks to loopback", flag: &c.AllowInsecureHTTP},
 		{key: "events.allow_private_networks", usage: "allow webhooks to private, loopback and link-local addresses", flag: &c.AllowPrivateNetworks},
-		{key: "sso.key_file", usage: "file with the key that seals SSO secrets (SAML SP keys, OIDC client secrets); created on first start; back it up beside the database (default DATA.sso-key)", str: &c.SSOKeyFile},
+		{key: "sso.sealing_key_file", usage: "file with the key that seals SSO secrets (SAML SP keys, OIDC client secrets); created on first start; back it up beside the database (default DATA.sso-key)", str: &c.SSOKeyFile},
 		{key: "rules.max_revoke_percent", usage: "mass-revocation guard: most people (in percent) a rules publish may take access from without force", num: &c.MaxRevokePercent},
 	}
 }

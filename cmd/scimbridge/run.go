@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
 
 	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/conformance"
@@ -31,6 +33,9 @@ const usage = `usage: scimbridge <command> [flags]
 commands:
   serve              run the server (creates org "default" and directory "default" on an empty database)
   token create       create a token offline (server stopped): --data PATH (--org ORG (--directory DIR | --admin) | --super) [--name NAME] [--expires 90d]
+  token list         list tokens on a running server: --url URL --token ADMIN_TOKEN [--org ORG] [--directory DIR | --super] [--json]
+  token rotate       replace a token, the old one valid for an overlap: token rotate ID --url URL --token ADMIN_TOKEN [--org ORG] [--directory DIR | --super] [--overlap 24h] [--expires 90d|never] [--json]
+  token revoke       revoke a token at once: token revoke ID --url URL --token ADMIN_TOKEN [--org ORG] [--directory DIR | --super]
   rules              validate, simulate or publish a rules file on a running server: rules validate|simulate|publish FILE --url URL --token ADMIN_TOKEN [--force --reason WHY] [--json]
   access             show a person's roles and why: access USER --url URL --token ADMIN_TOKEN [--json]
   backup             snapshot the database: backup --out FILE (--url URL --token SUPER_TOKEN | --data PATH) [--force]
@@ -86,10 +91,15 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
-		if len(args) < 2 || args[1] != "create" {
-			return &exitError{code: 2, msg: "usage: scimbridge token create --data PATH --org ORG [--directory DIR] [--admin] [--name NAME] [--expires 90d]"}
+		if len(args) >= 2 {
+			switch args[1] {
+			case "create":
+				return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+			case "list", "rotate", "revoke":
+				return tokensCommand(ctx, args[1], args[2:], getenv, stdout, stderr)
+			}
 		}
-		return tokenCreate(ctx, args[2:], getenv, stdout, stderr)
+		return &exitError{code: 2, msg: "usage: scimbridge token create --data PATH (--org ORG (--directory DIR | --admin) | --super) [--name NAME] [--expires 90d]\n" + tokensUsage}
 	case "directory":
 		if len(args) < 2 || args[1] != "create" {
 			return &exitError{code: 2, msg: "usage: scimbridge directory create --data PATH --org ORG --name NAME [--profile generic|okta|entra|google]"}
@@ -158,9 +168,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	scheme := "http"
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		ln.Close()
+		return errors.New("tls.cert_file and tls.key_file go together")
+	}
+	if cfg.TLSCertFile != "" {
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln, scheme = tls.NewListener(ln, tlsConfig(certs)), "https"
+	} else if err := checkPlainHTTP(ln.Addr(), cfg.InsecureHTTP); err != nil {
+		ln.Close()
+		return err
+	}
 	public := strings.TrimRight(cfg.PublicURL, "/")
 	if public == "" {
-		public = "http://" + ln.Addr().String()
+		public = scheme + "://" + ln.Addr().String()
 	}
 	if err := bootstrap(ctx, st, public, stdout); err != nil {
 		ln.Close()
@@ -209,7 +235,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SSO:            ssoHandler,
 	})
 	srv := &http.Server{
-		Handler:           handler(log, scimServer, adminServer, ssoHandler),
+		Handler:           handler(log, st, scimServer, adminServer, ssoHandler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
@@ -239,6 +265,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		stopDelivery()
 		<-ssoDone
 	}()
+	// Tokens nearing their expiry are announced (token.expiring) hourly.
+	expiringDone := make(chan struct{})
+	go func() {
+		defer close(expiringDone)
+		for {
+			if n, err := admin.CheckExpiring(deliveryCtx, st, time.Now()); err != nil && deliveryCtx.Err() == nil {
+				log.Error().Err(err).Msg("token expiry check failed")
+			} else if n > 0 {
+				log.Info().Int("tokens", n).Msg("announced tokens nearing their expiry")
+			}
+			select {
+			case <-deliveryCtx.Done():
+				return
+			case <-time.After(time.Hour):
+			}
+		}
+	}()
+	defer func() {
+		stopDelivery()
+		<-expiringDone
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -258,7 +305,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // handler is every HTTP surface of the server behind the request-log
 // middleware.
-func handler(log zerolog.Logger, scimServer, adminServer, ssoHandler http.Handler) http.Handler {
+func handler(log zerolog.Logger, st store.Store, scimServer, adminServer, ssoHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(scim.PathPrefix, scimServer)
 	mux.Handle(admin.PathPrefix, adminServer)
@@ -266,6 +313,20 @@ func handler(log zerolog.Logger, scimServer, adminServer, ssoHandler http.Handle
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if p, ok := st.(store.Pinger); ok {
+			if err := p.Ping(ctx); err != nil {
+				hlog.FromRequest(r).Error().Err(err).Msg("readyz: store is not writable")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "store not writable\n")
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -321,6 +382,10 @@ func bootstrap(ctx context.Context, st store.Store, public string, stdout io.Wri
 	if err != nil {
 		return err
 	}
+	superToken, err := newToken(ctx, st, store.TokenSuper, "", "", "first start", time.Time{})
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, `scimbridge is ready (new database: org "default", directory "default").
 
   SCIM base URL (paste into Okta, Entra ID or Google Workspace):
@@ -329,13 +394,15 @@ func bootstrap(ctx context.Context, st store.Store, public string, stdout io.Wri
     %s
   Admin token for org "default" (shown once):
     %s
+  Super-admin token (orgs, backups; shown once; keep it offline):
+    %s
 
   Single sign-on for directory "default":
     SAML SP metadata (entity id): %s/sso/default/default/saml/metadata
     SAML ACS URL:                 %s/sso/default/default/saml/acs
     OIDC redirect URI:            %s/sso/default/default/oidc/callback
 
-`, public, scim.PathPrefix, scimToken, adminToken, public, public, public)
+`, public, scim.PathPrefix, scimToken, adminToken, superToken, public, public, public)
 	return nil
 }
 

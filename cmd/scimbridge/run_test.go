@@ -99,8 +99,8 @@ func TestServeFirstStartAndTokenCreate(t *testing.T) {
 	banner := out.String()
 	base := urlRe.FindString(banner)
 	tokens := tokenRe.FindAllString(banner, -1)
-	if base == "" || len(tokens) != 2 {
-		t.Fatalf("banner lacks the base URL or the two tokens:\n%s", banner)
+	if base == "" || len(tokens) != 3 {
+		t.Fatalf("banner lacks the base URL or the three tokens:\n%s", banner)
 	}
 	status, body := get(t, base+"/Users", tokens[0])
 	if status != http.StatusOK || body["totalResults"] != float64(0) {
@@ -109,8 +109,18 @@ func TestServeFirstStartAndTokenCreate(t *testing.T) {
 	if status, _ := get(t, base+"/Users", tokens[1]); status != http.StatusUnauthorized {
 		t.Errorf("admin token on SCIM = %d; want 401", status)
 	}
-	if status, _ := get(t, strings.Replace(base, "/scim/v2/default/default", "/healthz", 1), ""); status != http.StatusOK {
+	root := strings.Replace(base, "/scim/v2/default/default", "", 1)
+	if status, _ := get(t, root+"/healthz", ""); status != http.StatusOK {
 		t.Errorf("/healthz = %d", status)
+	}
+	if status, _ := get(t, root+"/readyz", ""); status != http.StatusOK {
+		t.Errorf("/readyz = %d", status)
+	}
+	if status, _ := get(t, root+"/admin/v1/orgs", tokens[2]); status != http.StatusOK {
+		t.Errorf("GET /admin/v1/orgs with the printed super token = %d", status)
+	}
+	if status, _ := get(t, root+"/admin/v1/orgs", tokens[1]); status == http.StatusOK {
+		t.Errorf("GET /admin/v1/orgs with the org admin token = 200; want refused")
 	}
 
 	// While the server runs, the database is locked: token create fails fast.

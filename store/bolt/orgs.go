@@ -32,12 +32,20 @@ type tokenRecord struct {
 	Hash      []byte          `json:"hash"`
 	Created   time.Time       `json:"created"`
 	Expires   time.Time       `json:"expires,omitzero"`
+	// Added after schema 3, without a migration: a record without them
+	// is a token never touched, rotated or announced (see tokens.go).
+	LastUsed   time.Time `json:"last_used,omitzero"`
+	ReplacedBy string    `json:"replaced_by,omitempty"`
+	// ExpiringDays is the tightest threshold (days before expiry) that
+	// token.expiring was emitted for; 0: none.
+	ExpiringDays int `json:"expiring_days,omitempty"`
 }
 
 func (r tokenRecord) token(id string) store.Token {
 	return store.Token{
 		ID: id, Kind: r.Kind, Org: r.Org, Directory: r.Directory, Name: r.Name,
 		Prefix: r.Prefix, Hash: r.Hash, Created: r.Created, Expires: r.Expires,
+		LastUsed: r.LastUsed, ReplacedBy: r.ReplacedBy,
 	}
 }
 
@@ -193,44 +201,8 @@ func (db *DB) Directories(ctx context.Context, org string) ([]store.Directory, e
 // and for SCIM tokens its directory, must exist.
 func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
 	err := db.write(ctx, t.Org, func(tx *bbolt.Tx, ob *outbox) error {
-		if t.ID == "" || len(t.Hash) == 0 || t.Created.IsZero() {
-			return errors.New("token ID, Hash and Created must be set")
-		}
-		switch t.Kind {
-		case store.TokenSuper:
-			if t.Org != "" || t.Directory != "" {
-				return errors.New("a super token has no org or directory")
-			}
-		case store.TokenAdmin:
-			if t.Org == "" || tx.Bucket(bucketOrgs).Get([]byte(t.Org)) == nil {
-				return errNoOrg
-			}
-			if t.Directory != "" {
-				return errors.New("an admin token has no directory")
-			}
-		case store.TokenSCIM:
-			if directoryBucket(tx, store.DirKey{Org: t.Org, Directory: t.Directory}) == nil {
-				return errNoDirectory
-			}
-		default:
-			return fmt.Errorf("unknown token kind %q", t.Kind)
-		}
-		tokens, hashes := tx.Bucket(bucketTokens), tx.Bucket(bucketTokenHash)
-		if tokens.Get([]byte(t.ID)) != nil || hashes.Get(t.Hash) != nil {
-			return &store.ConflictError{Field: "token", Value: t.ID}
-		}
-		r := tokenRecord{
-			Kind: t.Kind, Org: t.Org, Directory: t.Directory, Name: t.Name,
-			Prefix: t.Prefix, Hash: t.Hash, Created: t.Created, Expires: t.Expires,
-		}
-		v, err := encode(r)
+		r, err := insertToken(tx, t)
 		if err != nil {
-			return err
-		}
-		if err := tokens.Put([]byte(t.ID), v); err != nil {
-			return err
-		}
-		if err := hashes.Put(t.Hash, []byte(t.ID)); err != nil {
 			return err
 		}
 		data, err := newTokenData(t.ID, &r)
@@ -243,6 +215,52 @@ func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
 		return fmt.Errorf("bolt: create token %q: %w", t.ID, err)
 	}
 	return nil
+}
+
+// insertToken checks t as CreateToken documents and writes its record and
+// its hash key. It emits nothing.
+func insertToken(tx *bbolt.Tx, t store.Token) (tokenRecord, error) {
+	if t.ID == "" || len(t.Hash) == 0 || t.Created.IsZero() {
+		return tokenRecord{}, errors.New("token ID, Hash and Created must be set")
+	}
+	switch t.Kind {
+	case store.TokenSuper:
+		if t.Org != "" || t.Directory != "" {
+			return tokenRecord{}, errors.New("a super token has no org or directory")
+		}
+	case store.TokenAdmin:
+		if t.Org == "" || tx.Bucket(bucketOrgs).Get([]byte(t.Org)) == nil {
+			return tokenRecord{}, errNoOrg
+		}
+		if t.Directory != "" {
+			return tokenRecord{}, errors.New("an admin token has no directory")
+		}
+	case store.TokenSCIM:
+		if directoryBucket(tx, store.DirKey{Org: t.Org, Directory: t.Directory}) == nil {
+			return tokenRecord{}, errNoDirectory
+		}
+	default:
+		return tokenRecord{}, fmt.Errorf("unknown token kind %q", t.Kind)
+	}
+	tokens, hashes := tx.Bucket(bucketTokens), tx.Bucket(bucketTokenHash)
+	if tokens.Get([]byte(t.ID)) != nil || hashes.Get(t.Hash) != nil {
+		return tokenRecord{}, &store.ConflictError{Field: "token", Value: t.ID}
+	}
+	r := tokenRecord{
+		Kind: t.Kind, Org: t.Org, Directory: t.Directory, Name: t.Name,
+		Prefix: t.Prefix, Hash: t.Hash, Created: t.Created, Expires: t.Expires,
+	}
+	v, err := encode(r)
+	if err != nil {
+		return tokenRecord{}, err
+	}
+	if err := tokens.Put([]byte(t.ID), v); err != nil {
+		return tokenRecord{}, err
+	}
+	if err := hashes.Put(t.Hash, []byte(t.ID)); err != nil {
+		return tokenRecord{}, err
+	}
+	return r, nil
 }
 
 // TokenByHash finds a token by the SHA-256 of its secret. It does not look
