@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -57,4 +58,30 @@ const ResourceOrg = "org"
 // caller can see.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// Audit event types: admin actions and refused requests, appended to the
+// same outbox as provisioning events.
+const (
+	// EventAdminAction is a successful write through the admin API
+	// (method, route, status, request id); the write's own events, if
+	// any, follow or precede it.
+	EventAdminAction = "admin.action"
+	// EventRequestRefused is a refused request class (bad token, IP not
+	// allowed, rate-limited) of one surface and client address; repeats
+	// within a minute are counted into the next event, not each appended.
+	EventRequestRefused = "admin.request_refused"
+)
+
+// ResourceRequest is the resource type of audit events: its id is the
+// request id.
+const ResourceRequest = "request"
+
+// Auditor is the optional capability of a backend to append an event that
+// goes with no other change.
+type Auditor interface {
+	// AppendAudit appends one event of typ to org's outbox ("" for the
+	// outbox of changes that belong to no org); ErrNotFound for an
+	// unknown org.
+	AppendAudit(ctx context.Context, org, directory, typ string, res ResourceRef, data json.RawMessage) error
 }

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	bbolt "go.etcd.io/bbolt"
@@ -172,6 +173,30 @@ func (db *DB) Ping(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("bolt: ping: %w", err)
+	}
+	return nil
+}
+
+var _ store.Auditor = (*DB)(nil)
+
+// AppendAudit appends an event with no other change; see store.Auditor.
+func (db *DB) AppendAudit(ctx context.Context, org, directory, typ string, res store.ResourceRef, data json.RawMessage) error {
+	err := db.write(ctx, org, func(tx *bbolt.Tx, ob *outbox) error {
+		if org != "" && tx.Bucket(bucketOrgs).Get([]byte(org)) == nil {
+			return errNoOrg
+		}
+		var d eventData
+		if len(data) > 0 {
+			c, err := compactJSON(data)
+			if err != nil {
+				return err
+			}
+			d = rawData(c)
+		}
+		return ob.append(directory, typ, resourceRecord{Type: res.Type, ID: res.ID}, d, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: append %s to %q: %w", typ, org, err)
 	}
 	return nil
 }

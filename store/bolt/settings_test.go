@@ -13,3 +13,9 @@ func TestSettingsConformance(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
 	})
 }
+
+func TestAuditConformance(t *testing.T) {
+	storetest.RunAudit(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
+	})
+}

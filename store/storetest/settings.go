@@ -76,3 +76,33 @@ func RunSettings(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	}
 }
+
+// RunAudit checks store.Auditor: events land in the org's outbox (or the
+// org-less one), unknown orgs are refused.
+func RunAudit(t *testing.T, open func(t *testing.T) store.Store) {
+	st := open(t)
+	t.Cleanup(func() { st.Close() })
+	a, ok := st.(store.Auditor)
+	if !ok {
+		t.Fatalf("%T does not implement store.Auditor", st)
+	}
+	e := newEnv(t, st)
+	e.setup()
+	before := e.last("acme")
+	if err := a.AppendAudit(e.ctx, "acme", "okta", store.EventRequestRefused, store.ResourceRef{Type: store.ResourceRequest, ID: "req-1"}, []byte(`{"reason": "bad_token"}`)); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.since("acme", before)
+	if len(evs) != 1 || evs[0].Type != store.EventRequestRefused || evs[0].Directory != "okta" || string(evs[0].Data) != `{"reason":"bad_token"}` {
+		t.Fatalf("events = %+v", evs)
+	}
+	if err := a.AppendAudit(e.ctx, "", "", store.EventRequestRefused, store.ResourceRef{Type: store.ResourceRequest, ID: "req-2"}, nil); err != nil {
+		t.Fatalf("AppendAudit(org-less) = %v", err)
+	}
+	if err := a.AppendAudit(e.ctx, "nope", "", store.EventRequestRefused, store.ResourceRef{}, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AppendAudit(unknown org) = %v; want ErrNotFound", err)
+	}
+	if err := a.AppendAudit(e.ctx, "acme", "", store.EventAdminAction, store.ResourceRef{}, []byte(`not json`)); err == nil {
+		t.Fatal("AppendAudit(bad JSON) = nil")
+	}
+}
