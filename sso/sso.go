@@ -456,7 +456,7 @@ func (h *Handler) Run(ctx context.Context) {
 	defer tick.Stop()
 	var lastPrune time.Time
 	for {
-		if r, ok := any(h).(interface{ RefreshMetadata(context.Context) }); ok { r.RefreshMetadata(ctx) } // TEMP
+		h.RefreshMetadata(ctx)
 		if now := h.now(); now.Sub(lastPrune) >= 10*time.Minute {
 			lastPrune = now
 			if n, err := h.sso.PruneSSO(ctx, now.UTC()); err != nil {
