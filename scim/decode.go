@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -45,14 +47,17 @@ func readBody(r *http.Request, max int64) ([]byte, *scimerrors.ScimError) {
 	return body, nil
 }
 
-// decodeObject parses a request body strictly: valid UTF-8, one JSON
-// object and nothing after it, no key given twice in one object, nesting
-// at most maxJSONDepth, numbers kept as json.Number. Invalid UTF-8 is
-// refused rather than replaced, since replacement characters make distinct
-// names collide.
+// decodeObject parses a request body strictly: valid UTF-8, no lone
+// surrogate escape, one JSON object and nothing after it, no key given
+// twice in one object, nesting at most maxJSONDepth, numbers kept as
+// json.Number. Invalid UTF-8 and lone surrogates are refused rather than
+// replaced, since replacement characters make distinct names collide.
 func decodeObject(body []byte) (map[string]any, *scimerrors.ScimError) {
 	if !utf8.Valid(body) {
 		return nil, resource.Err(scimerrors.ScimTypeInvalidSyntax, "request body is not valid UTF-8")
+	}
+	if esc, ok := loneSurrogate(body); ok {
+		return nil, resource.Err(scimerrors.ScimTypeInvalidSyntax, "request body has the escape %s, half of a UTF-16 surrogate pair without the other half", esc)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -68,6 +73,44 @@ func decodeObject(body []byte) (map[string]any, *scimerrors.ScimError) {
 		return nil, resource.Err(scimerrors.ScimTypeInvalidSyntax, "request body must be a JSON object")
 	}
 	return obj, nil
+}
+
+// loneSurrogate returns the first \uXXXX escape in body that is half of a
+// UTF-16 surrogate pair without its other half. encoding/json decodes such
+// an escape to U+FFFD, so "\ud800" and "\udfff" would become the same
+// name, as invalid UTF-8 would; filter literals refuse them for the same
+// reason (filter.ParseValueString). Escapes occur only inside strings (a
+// backslash elsewhere is a syntax error the decoder reports), and each is
+// a backslash and one byte, or \u and four hex digits, so a walk from
+// escape to escape finds them without parsing the JSON.
+func loneSurrogate(body []byte) (string, bool) {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 32)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		switch {
+		case !ok:
+			i++ // a two-byte escape; a malformed \u is the decoder's to report
+		case utf16.IsSurrogate(r) && r < 0xDC00:
+			if low, ok := hex4(i + 6); !ok || low < 0xDC00 || low > 0xDFFF {
+				return string(body[i : i+6]), true
+			}
+			i += 11
+		case utf16.IsSurrogate(r):
+			return string(body[i : i+6]), true
+		default:
+			i += 5
+		}
+	}
+	return "", false
 }
 
 var errTooDeep = errors.New("nested too deeply")
