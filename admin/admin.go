@@ -78,6 +78,7 @@ func New(st store.Store, cfg Config) *Server {
 	s.registerRules(org)
 	s.registerBackup()
 	s.registerSSO(org)
+	s.registerSettings(org)
 	s.handle("GET "+org+"/events", s.listEvents)
 	s.handle("GET "+org+"/events/stream", s.streamEvents)
 	s.handle("GET "+org+"/webhooks", s.listWebhooks)
@@ -273,4 +274,10 @@ func WritePanic(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusInternalServerError, map[string]any{"error": map[string]string{
 		"code": "internal", "message": "internal error; quote request id " + reqlog.ID(r) + " to your administrator",
 	}})
+}
+
+// WriteError writes the admin API's JSON error: for refusals made before a
+// request reaches the Server (IP allowlist, rate limit, overload).
+func WriteError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/rs/zerolog/hlog"
@@ -89,4 +90,46 @@ func writeError(w http.ResponseWriter, e scimerrors.ScimError) {
 	}
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
+}
+
+// WriteStatus writes a SCIM error with status and detail: for refusals
+// made before a request reaches the Server (IP allowlist, rate limit,
+// overload), so that an IdP gets the error format it parses.
+func WriteStatus(w http.ResponseWriter, status int, detail string) {
+	writeError(w, scimerrors.ScimError{Status: status, Detail: detail})
+}
+
+// Route returns the low-cardinality route of a SCIM request path, for
+// metrics: "/scim/v2/{org}/{directory}/Users/{id}" and the like, never an
+// org, directory or resource id.
+func Route(path string) string {
+	rest, ok := strings.CutPrefix(path, PathPrefix)
+	if !ok {
+		return "other"
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 {
+		return "other"
+	}
+	route := PathPrefix + "{org}/{directory}"
+	switch len(parts) {
+	case 2:
+		return route
+	case 3:
+		switch parts[2] {
+		case "Users", "Groups", ".search", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me":
+			return route + "/" + parts[2]
+		}
+	case 4:
+		switch parts[2] {
+		case "Users", "Groups":
+			if parts[3] == ".search" {
+				return route + "/" + parts[2] + "/.search"
+			}
+			return route + "/" + parts[2] + "/{id}"
+		case "ResourceTypes", "Schemas":
+			return route + "/" + parts[2] + "/{id}"
+		}
+	}
+	return route + "/other"
 }

@@ -115,6 +115,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, d *dirContext
 	hlog.FromRequest(r).Info().Str("org", d.Dir.Org).Str("directory", d.Dir.Name).
 		Str("method", id.Method).Str("user_id", u.ID).Str("session_id", sid).
 		Str("groups_source", source).Bool("jit", jit).Msg("sso: login succeeded")
+	h.observe(id.Method, "success")
 	h.setSessionCookie(w, secret, s.Expires)
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
 }

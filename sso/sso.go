@@ -88,6 +88,9 @@ type Config struct {
 	// timeout.
 	HTTPClient   *http.Client
 	MaxBodyBytes int64 // ACS body cap; 0: DefaultMaxBodyBytes
+	// Observe, when set, is told the result of every login: "success" or
+	// the failure reason (for metrics).
+	Observe func(method, result string)
 }
 
 // Handler serves /sso/. It is safe for concurrent use.
@@ -102,6 +105,7 @@ type Handler struct {
 	client  *http.Client
 	maxBody int64
 	mux     *http.ServeMux
+	observe func(method, result string)
 
 	rules rulesCache
 	oidc  oidcState // per-directory providers, see oidc.go
@@ -126,7 +130,10 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		st: cfg.Store, sso: ss, public: u, secure: u.Scheme == "https",
 		sealer: cfg.Sealer, log: cfg.Log, now: cfg.Now, client: cfg.HTTPClient,
-		maxBody: cfg.MaxBodyBytes,
+		maxBody: cfg.MaxBodyBytes, observe: cfg.Observe,
+	}
+	if h.observe == nil {
+		h.observe = func(string, string) {}
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -405,6 +412,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, d *dirContext, me
 		l = l.Str("error", clip(err.Error(), 300))
 	}
 	l.Msg("sso: login refused")
+	h.observe(method, reason)
 	data, _ := jsonObject(map[string]any{"method": method, "reason": reason, "request_id": reqlog.ID(r)})
 	ctx := store.WithActor(context.WithoutCancel(r.Context()), store.Actor{Type: store.ActorSystem, ID: "sso"})
 	if aerr := h.sso.AppendSSOEvent(ctx, d.Dir.Org, store.SSOEvent{

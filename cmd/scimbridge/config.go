@@ -43,6 +43,12 @@ type config struct {
 	TLSCertFile  string
 	TLSKeyFile   string
 	InsecureHTTP bool
+
+	RateLimit             int
+	RateBurst             int
+	MaxConcurrentRequests int
+	TrustedProxies        string
+	MetricsAllowCIDRs     string
 }
 
 type setting struct {
@@ -62,6 +68,11 @@ func (c *config) settings() []setting {
 		{key: "tls.cert_file", usage: "PEM certificate (chain) to serve HTTPS with; reloaded when it changes", str: &c.TLSCertFile},
 		{key: "tls.key_file", usage: "PEM private key of tls.cert_file", str: &c.TLSKeyFile},
 		{key: "insecure_http", usage: "serve plain HTTP on a non-loopback address (only behind a proxy that terminates TLS)", flag: &c.InsecureHTTP},
+		{key: "limits.rate", usage: "requests per second per token (SCIM and admin) and per address (SSO); directories can set their own", num: &c.RateLimit},
+		{key: "limits.burst", usage: "requests a token may send at once above limits.rate", num: &c.RateBurst},
+		{key: "limits.max_concurrent_requests", usage: "requests served at once; more wait up to 100 ms, then get 503 (event streams are not counted)", num: &c.MaxConcurrentRequests},
+		{key: "trusted_proxies", usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default none)", str: &c.TrustedProxies},
+		{key: "metrics_allow_cidrs", usage: "comma-separated CIDRs that may read /metrics", str: &c.MetricsAllowCIDRs},
 		{key: "log_level", usage: "log level: debug, info, warn, error", str: &c.LogLevel},
 		{key: "scim.max_body_bytes", usage: "largest SCIM request body, in bytes (413 above)", num: &c.MaxBodyBytes},
 		{key: "scim.max_page_size", usage: "largest page of a SCIM listing (count is clamped to it)", num: &c.MaxPageSize},
@@ -96,6 +107,11 @@ func defaultConfig() config {
 		EventMaxRetryAge:   72 * time.Hour,
 		SplunkSourceType:   "scimbridge:event",
 		MaxRevokePercent:   10,
+
+		RateLimit:             100,
+		RateBurst:             200,
+		MaxConcurrentRequests: 512,
+		MetricsAllowCIDRs:     "127.0.0.0/8,::1/128",
 	}
 }
 

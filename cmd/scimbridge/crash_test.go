@@ -22,7 +22,14 @@ import (
 // the crash test can kill a real server with SIGKILL.
 func TestMain(m *testing.M) {
 	if os.Getenv("SCIMBRIDGE_TEST_CHILD") == "serve" {
-		os.Exit(run(context.Background(), os.Args[len(os.Args)-4:], os.Getenv, os.Stdout, os.Stderr))
+		args := os.Args[1:]
+		for i, a := range args {
+			if a == "serve" {
+				args = args[i:]
+				break
+			}
+		}
+		os.Exit(run(context.Background(), args, os.Getenv, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -37,8 +44,8 @@ type child struct {
 // for its banner. On the first start it returns the printed tokens too.
 func startChild(t *testing.T, data string) (*child, []string) {
 	t.Helper()
-	// TestMain hands the last four arguments to run.
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "serve", "--data="+data, "--listen=127.0.0.1:0", "--log-level=error")
+	// TestMain hands the arguments from "serve" on to run.
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "serve", "--data="+data, "--listen=127.0.0.1:0", "--log-level=error", "--rate=1000000", "--burst=1000000")
 	cmd.Env = append(os.Environ(), "SCIMBRIDGE_TEST_CHILD=serve")
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/scimbridge/scimbridge/admin"
 	"github.com/scimbridge/scimbridge/conformance"
 	"github.com/scimbridge/scimbridge/events"
+	"github.com/scimbridge/scimbridge/internal/edge"
+	"github.com/scimbridge/scimbridge/internal/metrics"
 	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/loadtest"
 	"github.com/scimbridge/scimbridge/scim"
@@ -127,7 +129,11 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func openStore(path string) (store.Store, error) {
-	st, err := backends["bolt"](path)
+	return openStoreWith(path, backends["bolt"])
+}
+
+func openStoreWith(path string, open func(path string) (store.Store, error)) (store.Store, error) {
+	st, err := open(path)
 	if errors.Is(err, store.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by another scimbridge process (stop it first, or use another --data): %w", path, err)
 	}
@@ -158,11 +164,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg.Data)
+	proxies, err := edge.ParseProxies(splitList(cfg.TrustedProxies))
+	if err != nil {
+		return fmt.Errorf("trusted_proxies: %w", err)
+	}
+	metricsAllow, err := edge.ParseAllowlist(splitList(cfg.MetricsAllowCIDRs))
+	if err != nil {
+		return fmt.Errorf("metrics_allow_cidrs: %w", err)
+	}
+	m := metrics.New()
+	st, err := openStoreWith(cfg.Data, func(path string) (store.Store, error) {
+		return bolt.Open(path, bolt.Options{Timeout: time.Second, ObserveTx: m.ObserveStoreTx})
+	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	m.SetOutboxSource(outboxStats(st))
+	m.SetTokenSource(tokenStats(st))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -223,7 +242,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	ssoHandler, err := sso.New(sso.Config{
 		Store: st, PublicURL: public, Sealer: sealer,
-		Log: log.With().Str("component", "sso").Logger(),
+		Log:     log.With().Str("component", "sso").Logger(),
+		Observe: m.SSOLogin,
 	})
 	if err != nil {
 		ln.Close()
@@ -235,7 +255,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		SSO:            ssoHandler,
 	})
 	srv := &http.Server{
-		Handler:           handler(log, st, scimServer, adminServer, ssoHandler),
+		Handler: handler(log, st, surfaces{
+			scim: scimServer, admin: adminServer, sso: ssoHandler, metrics: m,
+			gate:         newGate(st, m, proxies, float64(cfg.RateLimit), cfg.RateBurst, log.With().Str("component", "edge").Logger()),
+			concurrency:  edge.NewConcurrency(cfg.MaxConcurrentRequests),
+			metricsAllow: metricsAllow, proxies: proxies,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
@@ -305,11 +330,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // handler is every HTTP surface of the server behind the request-log
 // middleware.
-func handler(log zerolog.Logger, st store.Store, scimServer, adminServer, ssoHandler http.Handler) http.Handler {
+// surfaces are the parts handler puts together.
+type surfaces struct {
+	scim, admin, sso http.Handler
+	metrics          *metrics.Metrics
+	gate             *gate
+	concurrency      *edge.Concurrency
+	metricsAllow     edge.Allowlist
+	proxies          edge.Proxies
+}
+
+// handler is every HTTP surface of the server: each behind its metrics
+// and its gate (allowlists, rate limits, audit), all behind the
+// concurrency limit and the request-log middleware.
+func handler(log zerolog.Logger, st store.Store, s surfaces) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(scim.PathPrefix, scimServer)
-	mux.Handle(admin.PathPrefix, adminServer)
-	mux.Handle(sso.PathPrefix, ssoHandler)
+	scimRoute := func(r *http.Request) string { return scim.Route(r.URL.EscapedPath()) }
+	mux.Handle(scim.PathPrefix, s.metrics.Middleware("scim", scimRoute, s.gate.scim(s.scim)))
+	mux.Handle(admin.PathPrefix, s.metrics.Middleware("admin", nil, s.gate.admin(s.admin)))
+	mux.Handle(sso.PathPrefix, s.metrics.Middleware("sso", nil, s.gate.sso(s.sso)))
+	mux.Handle("GET /metrics", allowlisted(s.metricsAllow, s.proxies, s.metrics.Handler()))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -333,7 +373,23 @@ func handler(log zerolog.Logger, st store.Store, scimServer, adminServer, ssoHan
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"error":"not_found","message":"no such endpoint; the SCIM API is under /scim/v2/{org}/{directory}"}`)
 	})
-	return reqlog.Wrap(log, mux, func(w http.ResponseWriter, r *http.Request) {
+	s.metrics.SetInFlightSource(s.concurrency.InFlight)
+	stream := func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/events/stream") }
+	limited := s.concurrency.Middleware(mux, stream, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		switch {
+		case strings.HasPrefix(r.URL.Path, scim.PathPrefix):
+			s.metrics.Refused("scim", metrics.ReasonOverloaded)
+			scim.WriteStatus(w, http.StatusServiceUnavailable, "the server is busy; retry after the time in Retry-After")
+		case strings.HasPrefix(r.URL.Path, admin.PathPrefix):
+			s.metrics.Refused("admin", metrics.ReasonOverloaded)
+			admin.WriteError(w, http.StatusServiceUnavailable, "overloaded", "the server is busy; retry after the time in Retry-After")
+		default:
+			s.metrics.Refused("other", metrics.ReasonOverloaded)
+			http.Error(w, "the server is busy; retry later", http.StatusServiceUnavailable)
+		}
+	})
+	return reqlog.Wrap(log, limited, func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, scim.PathPrefix) {
 			scim.WritePanic(w, r)
 			return

@@ -30,14 +30,19 @@ type Options struct {
 	// Now is the clock used for Created and Modified. Nil means time.Now.
 	// Times are stored in UTC.
 	Now func() time.Time
+	// ObserveTx, when set, is told the duration of every read transaction
+	// ("read") and of every write transaction from begin to commit,
+	// fsync included ("write"; one per group commit batch).
+	ObserveTx func(kind string, d time.Duration)
 }
 
 // DB is a store.Store on one bbolt file. It is safe for concurrent use.
 type DB struct {
-	bolt  *bbolt.DB
-	now   func() time.Time
-	waits waiters
-	rules rulesCache // compiled current rules per org, see rules.go
+	bolt    *bbolt.DB
+	now     func() time.Time
+	observe func(kind string, d time.Duration)
+	waits   waiters
+	rules   rulesCache // compiled current rules per org, see rules.go
 	// commits queues the writes for group commit, see commit.go.
 	commits committer
 }
@@ -71,7 +76,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, now: opts.Now}
+	db := &DB{bolt: b, now: opts.Now, observe: opts.ObserveTx}
+	if db.observe == nil {
+		db.observe = func(string, time.Duration) {}
+	}
 	if err := db.migrate(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
@@ -102,6 +110,8 @@ func (db *DB) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	start := time.Now()
+	defer func() { db.observe("read", time.Since(start)) }()
 	return db.bolt.View(fn)
 }
 

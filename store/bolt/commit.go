@@ -3,6 +3,7 @@ package bolt
 import (
 	"errors"
 	"sync"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 )
@@ -115,6 +116,8 @@ func (c *call) result() error {
 // returns how many calls it settled.
 func (db *DB) runBatch(calls []*call) int {
 	limit := len(calls)
+	start := time.Now()
+	defer func() { db.observe("write", time.Since(start)) }()
 	for {
 		tx, err := db.bolt.Begin(true)
 		if err != nil {
