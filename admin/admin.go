@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog/hlog"
@@ -57,7 +58,17 @@ type Server struct {
 	store store.Store
 	cfg   Config
 	mux   *http.ServeMux
+	// stopping is closed by Stop: event streams end, so a graceful
+	// shutdown does not wait for them.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
+
+var errStopping = errors.New("admin: the server is stopping")
+
+// Stop ends the event streams in progress (they tell their clients to
+// reconnect); give it to http.Server.RegisterOnShutdown.
+func (s *Server) Stop() { s.stopOnce.Do(func() { close(s.stopping) }) }
 
 // New returns the admin API over st.
 func New(st store.Store, cfg Config) *Server {
@@ -65,7 +76,7 @@ func New(st store.Store, cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	s := &Server{store: st, cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{store: st, cfg: cfg, mux: http.NewServeMux(), stopping: make(chan struct{})}
 	org := "/admin/v1/orgs/{org}"
 	s.handle("GET "+org+"/directories", s.listDirectories)
 	s.handle("POST "+org+"/directories", s.createDirectory)

@@ -186,6 +186,9 @@ func (s *Server) wait(c *request, waiter store.EventWaiter, after uint64) error 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-s.stopping:
+			fmt.Fprint(c.w, "event: end\ndata: \"the server is stopping; reconnect with Last-Event-ID\"\n\n")
+			return errStopping
 		case <-ch:
 			return nil
 		case <-poll.C:

@@ -49,6 +49,12 @@ type config struct {
 	MaxConcurrentRequests int
 	TrustedProxies        string
 	MetricsAllowCIDRs     string
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
 }
 
 type setting struct {
@@ -73,6 +79,11 @@ func (c *config) settings() []setting {
 		{key: "limits.max_concurrent_requests", usage: "requests served at once; more wait up to 100 ms, then get 503 (event streams are not counted)", num: &c.MaxConcurrentRequests},
 		{key: "trusted_proxies", usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default none)", str: &c.TrustedProxies},
 		{key: "metrics_allow_cidrs", usage: "comma-separated CIDRs that may read /metrics", str: &c.MetricsAllowCIDRs},
+		{key: "http.read_header_timeout", usage: "longest time to read a request's headers", dur: &c.ReadHeaderTimeout},
+		{key: "http.read_timeout", usage: "longest time to read a whole request", dur: &c.ReadTimeout},
+		{key: "http.write_timeout", usage: "longest time to write a response (a 100,000-member group streams for a while)", dur: &c.WriteTimeout},
+		{key: "http.idle_timeout", usage: "how long an idle keep-alive connection is kept", dur: &c.IdleTimeout},
+		{key: "http.shutdown_timeout", usage: "how long a stop waits for requests in flight", dur: &c.ShutdownTimeout},
 		{key: "log_level", usage: "log level: debug, info, warn, error", str: &c.LogLevel},
 		{key: "scim.max_body_bytes", usage: "largest SCIM request body, in bytes (413 above)", num: &c.MaxBodyBytes},
 		{key: "scim.max_page_size", usage: "largest page of a SCIM listing (count is clamped to it)", num: &c.MaxPageSize},
@@ -112,6 +123,12 @@ func defaultConfig() config {
 		RateBurst:             200,
 		MaxConcurrentRequests: 512,
 		MetricsAllowCIDRs:     "127.0.0.0/8,::1/128",
+
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ShutdownTimeout:   30 * time.Second,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hcall sends a request with a bearer token and extra headers (name,
@@ -190,5 +191,43 @@ func TestEdgeRateLimitAllowlistsAuditMetrics(t *testing.T) {
 	}
 	if status, _, _ := hcall(t, "GET", root+"/readyz", "", ""); status != http.StatusOK {
 		t.Fatalf("/readyz = %d", status)
+	}
+}
+
+// A stop finishes in-flight requests and ends open event streams, so the
+// server exits cleanly instead of waiting out the shutdown timeout.
+func TestGracefulShutdownEndsEventStreams(t *testing.T) {
+	out, stop := startServe(t, nil, "--data", filepath.Join(t.TempDir(), "db"), "--listen", "127.0.0.1:0", "--shutdown-timeout=20s")
+	tokens := tokenRe.FindAllString(out.String(), -1)
+	root := strings.TrimSuffix(urlRe.FindString(out.String()), "/scim/v2/default/default")
+	req, _ := http.NewRequest("GET", root+"/admin/v1/orgs/default/events/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+tokens[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream = %d", resp.StatusCode)
+	}
+	body := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(resp.Body)
+		body <- string(b)
+	}()
+	start := time.Now()
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited with %d", code)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("stop took %v with a stream open", d)
+	}
+	select {
+	case b := <-body:
+		if !strings.Contains(b, "event: end") {
+			t.Fatalf("stream ended without an end event: %q", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end")
 	}
 }

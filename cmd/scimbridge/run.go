@@ -261,13 +261,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			concurrency:  edge.NewConcurrency(cfg.MaxConcurrentRequests),
 			metricsAllow: metricsAllow, proxies: proxies,
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      5 * time.Minute, // a 100,000-member group streams for a while
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout, // a 100,000-member group streams for a while
+		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,
 	}
+	srv.RegisterOnShutdown(adminServer.Stop)
 	log.Info().Str("listen", ln.Addr().String()).Str("data", cfg.Data).Str("public_url", public).Msg("serving")
 
 	// Delivery runs beside the server and stops before the store closes.
@@ -320,7 +321,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info().Msg("shutting down; finishing requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -389,7 +390,13 @@ func handler(log zerolog.Logger, st store.Store, s surfaces) http.Handler {
 			http.Error(w, "the server is busy; retry later", http.StatusServiceUnavailable)
 		}
 	})
-	return reqlog.Wrap(log, limited, func(w http.ResponseWriter, r *http.Request) {
+	route := func(r *http.Request) string {
+		if strings.HasPrefix(r.URL.Path, scim.PathPrefix) {
+			return scim.Route(r.URL.EscapedPath())
+		}
+		return strings.TrimPrefix(r.Pattern, r.Method+" ")
+	}
+	return reqlog.WrapRoute(log, limited, func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, scim.PathPrefix) {
 			scim.WritePanic(w, r)
 			return
@@ -399,7 +406,7 @@ func handler(log zerolog.Logger, st store.Store, s surfaces) http.Handler {
 			return
 		}
 		http.Error(w, "internal error", http.StatusInternalServerError)
-	})
+	}, route)
 }
 
 // bootstrap prepares an empty database: org "default", directory

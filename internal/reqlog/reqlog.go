@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,12 +25,27 @@ import (
 // middleware. onPanic writes the response for a panicking request (the
 // caller knows the error format of its surface); it may be nil.
 func Wrap(log zerolog.Logger, next http.Handler, onPanic func(w http.ResponseWriter, r *http.Request)) http.Handler {
+	return WrapRoute(log, next, onPanic, nil)
+}
+
+// WrapRoute is Wrap with the access line also naming the request's route:
+// route(r) after the request was served (nil: the pattern the ServeMux
+// matched, without its method), a pattern such as
+// "/scim/v2/{org}/{directory}/Users/{id}" that groups requests without
+// their ids.
+func WrapRoute(log zerolog.Logger, next http.Handler, onPanic func(w http.ResponseWriter, r *http.Request), route func(r *http.Request) string) http.Handler {
+	if route == nil {
+		route = func(r *http.Request) string { return strings.TrimPrefix(r.Pattern, r.Method+" ") }
+	}
 	h := recoverer(next, onPanic)
 	h = hlog.AccessHandler(func(r *http.Request, status, size int, d time.Duration) {
 		l := hlog.FromRequest(r)
 		ev := l.Info()
 		if status >= 500 {
 			ev = l.Error()
+		}
+		if rt := route(r); rt != "" {
+			ev = ev.Str("route", rt)
 		}
 		ev.Str("method", r.Method).
 			Str("path", r.URL.EscapedPath()).
