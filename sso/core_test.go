@@ -333,3 +333,18 @@ func TestSealer(t *testing.T) {
 		t.Fatal("opened a tampered value")
 	}
 }
+
+func TestCoreObserveReportsEveryLogin(t *testing.T) {
+	hs := newHarness(t)
+	var got []string
+	hs.h.observe = func(method, result string) { got = append(got, method+":"+result) }
+	hs.addUser(hs.dir, "alice", true)
+	hs.addUser(hs.dir, "bob", false)
+	hs.coreLogin(hs.dir, Identity{Method: MethodSAML, UserName: "alice"})
+	hs.coreLogin(hs.dir, Identity{Method: MethodOIDC, UserName: "bob"})
+	hs.coreLogin(hs.dir, Identity{Method: MethodOIDC, UserName: "carol"})
+	want := []string{"saml:success", "oidc:" + ReasonInactive, "oidc:" + ReasonNotProvisioned}
+	if !slices.Equal(got, want) {
+		t.Fatalf("observed %v; want %v", got, want)
+	}
+}

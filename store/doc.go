@@ -48,7 +48,15 @@
 //
 // What each write emits, in this order within the write:
 //   - CreateDirectory: directory.created. CreateToken: token.created.
-//     DeleteToken: token.revoked.
+//     DeleteToken: token.revoked. RotateToken: token.rotated.
+//     MarkTokenExpiring: token.expiring (once per threshold).
+//   - The optional capabilities: UpdateSSOConfig directory.sso_updated
+//     (when asked), CreateSession sso.login_succeeded, DeleteSession
+//     sso.logout, AppendSSOEvent sso.login_failed, UpdateDirectorySettings
+//     directory.settings_updated, UpdateOrgSettings org.settings_updated,
+//     AppendAudit admin.action and admin.request_refused. A deactivation
+//     or deletion deletes the person's sessions without an event of its
+//     own: user.deactivated or user.deleted is it.
 //   - CreateUser: user.created.
 //   - UpdateUser: the attributes that changed (see Changes below), as
 //     user.updated; when active went from true to false, also

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -85,6 +86,14 @@ func (c *child) kill() {
 	c.cmd.Wait()
 }
 
+// The crash test's size: short in the default run; a soak run sets them,
+// e.g. -crash.cycles=200 -crash.writers=16 -crash.maxuptime=5s.
+var (
+	crashCycles    = flag.Int("crash.cycles", 5, "kill-and-restart cycles of TestCrashLosesNothing")
+	crashWriters   = flag.Int("crash.writers", 8, "concurrent SCIM writers of TestCrashLosesNothing")
+	crashMaxUptime = flag.Duration("crash.maxuptime", 800*time.Millisecond, "longest time the server runs before each kill")
+)
+
 // TestCrashLosesNothing drives SCIM writes at a server that is killed with
 // SIGKILL at random moments and restarted on the same file. Every write
 // that got a 2xx must be there afterwards with its event, and the outbox
@@ -104,11 +113,11 @@ func TestCrashLosesNothing(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]string{} // userName → id, for every 201
 	attempts := 0
-	const cycles = 5
+	cycles := *crashCycles
 	for cycle := range cycles {
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
-		for w := range 8 {
+		for w := range *crashWriters {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -136,7 +145,11 @@ func TestCrashLosesNothing(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		up := 200 * time.Millisecond
+		if *crashMaxUptime > up {
+			up += time.Duration(rand.Int64N(int64(*crashMaxUptime - up)))
+		}
+		time.Sleep(up)
 		c.kill()
 		cancel()
 		wg.Wait()

@@ -67,6 +67,22 @@
 //	            Org-wide roles are under workspace "" (store.OrgWide), which
 //	            no workspace can be named.
 //
+// Buckets created on their first write (no migration: a file without them
+// reads as having none):
+//
+//	subscriptions  org name → bucket: subscription id → subscription record
+//	sso            config         org 0x00 directory → SSO settings (keys and secrets sealed by package sso)
+//	               logins         state id → pending login (single use)
+//	               once           key → expiry (unix ns): assertion ids and nonces already used
+//	               sessions       SHA-256 of the cookie secret → session
+//	               user_sessions  org 0x00 directory 0x00 user id 0x00 hash → empty: what a
+//	                              deactivation or deletion deletes, in its own transaction
+//	settings       "dir" 0x00 org 0x00 directory → allowlist and rate limit;
+//	               "org" 0x00 org → admin allowlist
+//
+// Token records also keep last_used, replaced_by and the tightest
+// expiry warning announced (expiring_days).
+//
 // Records are JSON objects of internal structs (not the store types, so the
 // file format does not follow the Go API by accident). Ids are random UUIDs
 // (version 4, crypto/rand, lower case, 36 bytes); keys that end in an id are
