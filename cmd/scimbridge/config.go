@@ -49,6 +49,7 @@ type config struct {
 	MaxConcurrentRequests int
 	TrustedProxies        string
 	MetricsAllowCIDRs     string
+	Pprof                 bool
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -78,6 +79,7 @@ func (c *config) settings() []setting {
 		{key: "limits.burst", usage: "requests a token may send at once above limits.rate", num: &c.RateBurst},
 		{key: "limits.max_concurrent_requests", usage: "requests served at once; more wait up to 100 ms, then get 503 (event streams are not counted)", num: &c.MaxConcurrentRequests},
 		{key: "trusted_proxies", usage: "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default none)", str: &c.TrustedProxies},
+		{key: "pprof", usage: "serve Go profiles under /debug/pprof/ to metrics_allow_cidrs (for profiling; off by default)", flag: &c.Pprof},
 		{key: "metrics_allow_cidrs", usage: "comma-separated CIDRs that may read /metrics", str: &c.MetricsAllowCIDRs},
 		{key: "http.read_header_timeout", usage: "longest time to read a request's headers", dur: &c.ReadHeaderTimeout},
 		{key: "http.read_timeout", usage: "longest time to read a whole request", dur: &c.ReadTimeout},

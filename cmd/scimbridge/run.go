@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -259,7 +260,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			scim: scimServer, admin: adminServer, sso: ssoHandler, metrics: m,
 			gate:         newGate(st, m, proxies, float64(cfg.RateLimit), cfg.RateBurst, log.With().Str("component", "edge").Logger()),
 			concurrency:  edge.NewConcurrency(cfg.MaxConcurrentRequests),
-			metricsAllow: metricsAllow, proxies: proxies,
+			metricsAllow: metricsAllow, proxies: proxies, pprof: cfg.Pprof,
 		}),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -339,6 +340,7 @@ type surfaces struct {
 	concurrency      *edge.Concurrency
 	metricsAllow     edge.Allowlist
 	proxies          edge.Proxies
+	pprof            bool
 }
 
 // handler is every HTTP surface of the server: each behind its metrics
@@ -351,6 +353,11 @@ func handler(log zerolog.Logger, st store.Store, s surfaces) http.Handler {
 	mux.Handle(admin.PathPrefix, s.metrics.Middleware("admin", nil, s.gate.admin(s.admin)))
 	mux.Handle(sso.PathPrefix, s.metrics.Middleware("sso", nil, s.gate.sso(s.sso)))
 	mux.Handle("GET /metrics", allowlisted(s.metricsAllow, s.proxies, s.metrics.Handler()))
+	if s.pprof {
+		mux.Handle("/debug/pprof/", allowlisted(s.metricsAllow, s.proxies, http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", allowlisted(s.metricsAllow, s.proxies, http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/trace", allowlisted(s.metricsAllow, s.proxies, http.HandlerFunc(pprof.Trace)))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -166,6 +166,21 @@ func (f *Filter) Plan() *store.Plan {
 	return plan(f.t, f.root)
 }
 
+// Exact reports whether the plan's candidates are exactly the matches, so
+// that the caller may skip Match: the filter is a single eq on an
+// attribute whose index compares as the filter does (userName and group
+// displayName folded with store.Fold, id and externalId case-exact). This
+// is Okta's and Entra's existence probe, userName eq "…", on every
+// create. The fuzz test checks candidates and matches agree whenever it
+// holds.
+func (f *Filter) Exact() bool {
+	if f == nil || f.root.kind != nodeCmp || f.root.cmp.op != scimfilter.EQ {
+		return false
+	}
+	p := planComparison(f.t, f.root.cmp)
+	return p != nil && p.Op == store.PlanLookup && !p.Prefix && p.Field != store.FieldEmail
+}
+
 // String returns the filter in canonical form: canonical attribute names,
 // lower-case operators, JSON-escaped string literals, the lenient forms
 // rewritten, parentheses only where precedence needs them. Parse accepts it

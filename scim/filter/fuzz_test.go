@@ -75,6 +75,13 @@ func FuzzParse(f *testing.F) {
 					}
 				}
 			}
+			if flt.Exact() {
+				for id := range cand {
+					if !slices.Contains(matched, id) {
+						t.Fatalf("Parse(%q) is Exact but plan %s selects %s, which does not match", s, planString(plan), id)
+					}
+				}
+			}
 			str := flt.String()
 			again, err := Parse(fx.typ, str, roomy)
 			if err != nil {

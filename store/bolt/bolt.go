@@ -43,6 +43,8 @@ type DB struct {
 	observe func(kind string, d time.Duration)
 	waits   waiters
 	rules   rulesCache // compiled current rules per org, see rules.go
+	// tokens caches TokenByHash, see tokens.go.
+	tokens tokenCache
 	// commits queues the writes for group commit, see commit.go.
 	commits committer
 }

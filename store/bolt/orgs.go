@@ -200,6 +200,7 @@ func (db *DB) Directories(ctx context.Context, org string) ([]store.Directory, e
 // both be unused (a *store.ConflictError on "token" otherwise); its org,
 // and for SCIM tokens its directory, must exist.
 func (db *DB) CreateToken(ctx context.Context, t store.Token) error {
+	defer db.tokens.invalidate()
 	err := db.write(ctx, t.Org, func(tx *bbolt.Tx, ob *outbox) error {
 		r, err := insertToken(tx, t)
 		if err != nil {
@@ -266,6 +267,20 @@ func insertToken(tx *bbolt.Tx, t store.Token) (tokenRecord, error) {
 // TokenByHash finds a token by the SHA-256 of its secret. It does not look
 // at expiry: that is the caller's (Token.Expired).
 func (db *DB) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	key := string(hash)
+	t, gen, ok := db.tokens.get(key)
+	if ok {
+		return t, nil
+	}
+	t, err := db.tokenByHash(ctx, hash)
+	if err == nil {
+		db.tokens.put(key, t, gen)
+	}
+	return t, err
+}
+
+// tokenByHash reads a token from the file (TokenByHash without the cache).
+func (db *DB) tokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	var t store.Token
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		if len(hash) == 0 {
@@ -322,6 +337,7 @@ func (db *DB) Tokens(ctx context.Context, org string) ([]store.Token, error) {
 // DeleteToken removes a token, so that its hash no longer authenticates,
 // and emits token.revoked in the outbox of its org.
 func (db *DB) DeleteToken(ctx context.Context, id string) error {
+	defer db.tokens.invalidate()
 	err := db.write(ctx, "", func(tx *bbolt.Tx, ob *outbox) error {
 		tokens := tx.Bucket(bucketTokens)
 		v := tokens.Get([]byte(id))
