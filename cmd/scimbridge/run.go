@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -164,6 +165,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log, err := newLogger(stderr, cfg.LogLevel)
 	if err != nil {
 		return err
+	}
+	if getenv("GOGC") == "" {
+		// The live heap is small (the data lives in bbolt's mmap, outside
+		// it): trading some of it for half the collections gave 6% more
+		// creates and 9% more lookups per second (README, Benchmarks).
+		debug.SetGCPercent(200)
 	}
 	proxies, err := edge.ParseProxies(splitList(cfg.TrustedProxies))
 	if err != nil {

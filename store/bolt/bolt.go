@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -43,8 +44,10 @@ type DB struct {
 	observe func(kind string, d time.Duration)
 	waits   waiters
 	rules   rulesCache // compiled current rules per org, see rules.go
-	// tokens caches TokenByHash, see tokens.go.
+	// tokens caches TokenByHash, see tokens.go; dirs the directories
+	// found (store.DirKey → store.Directory), see Directory.
 	tokens tokenCache
+	dirs   sync.Map
 	// commits queues the writes for group commit, see commit.go.
 	commits committer
 }

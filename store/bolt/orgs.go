@@ -154,8 +154,25 @@ func readDirectory(b *bbolt.Bucket, k store.DirKey) (store.Directory, error) {
 	return store.Directory{Org: k.Org, Name: k.Directory, Profile: r.Profile, Created: r.Created}, nil
 }
 
-// Directory reads one directory.
+// Directory reads one directory. Directories never change or go once
+// created (no method updates or deletes one), so a directory found is
+// kept in memory: every SCIM request asks for its own.
 func (db *DB) Directory(ctx context.Context, k store.DirKey) (store.Directory, error) {
+	if d, ok := db.dirs.Load(k); ok {
+		if err := ctx.Err(); err != nil {
+			return store.Directory{}, err
+		}
+		return d.(store.Directory), nil
+	}
+	d, err := db.directory(ctx, k)
+	if err == nil {
+		db.dirs.Store(k, d)
+	}
+	return d, err
+}
+
+// directory reads one directory from the file.
+func (db *DB) directory(ctx context.Context, k store.DirKey) (store.Directory, error) {
 	var d store.Directory
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		b := directoryBucket(tx, k)
