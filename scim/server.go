@@ -182,7 +182,7 @@ func (s *Server) route(c *call, rest []string) {
 	switch {
 	case len(rest) == 1:
 		switch m {
-		case http.MethodGet:
+		case http.MethodGet, http.MethodHead: // net/http sends no body for HEAD
 			s.list(c, t)
 		case http.MethodPost:
 			s.create(c, t)
@@ -202,7 +202,7 @@ func (s *Server) route(c *call, rest []string) {
 			return
 		}
 		switch m {
-		case http.MethodGet:
+		case http.MethodGet, http.MethodHead:
 			s.get(c, t, id)
 		case http.MethodPut:
 			s.replace(c, t, id)

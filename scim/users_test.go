@@ -220,3 +220,20 @@ func TestAuthentication(t *testing.T) {
 	e.wantError(e.req("DELETE", e.srv.URL+"/scim/v2/acme/entra/Users/"+u.str("id"), nil, "Authorization", "Bearer "+e.tokens["acme/entra"]), http.StatusNotFound, "")
 	e.must(http.StatusOK, e.req("GET", "/Users/"+u.str("id"), nil))
 }
+
+// HEAD answers as GET without a body (RFC 9110 section 9.3.2).
+func TestHead(t *testing.T) {
+	e := newEnv(t, scim.Config{})
+	u := e.must(http.StatusCreated, e.createUser("head@example.com"))
+	id := u.str("id")
+	r := e.req(http.MethodHead, "/Users/"+id, nil)
+	if r.status != http.StatusOK || len(r.raw) != 0 || r.header.Get("ETag") != u.header.Get("ETag") {
+		t.Fatalf("HEAD /Users/{id} = %d, %d bytes, ETag %q; want 200, no body, ETag %q", r.status, len(r.raw), r.header.Get("ETag"), u.header.Get("ETag"))
+	}
+	if r := e.req(http.MethodHead, "/Users?filter=userName%20eq%20%22head@example.com%22", nil); r.status != http.StatusOK || len(r.raw) != 0 {
+		t.Fatalf("HEAD /Users = %d, %d bytes; want 200 and no body", r.status, len(r.raw))
+	}
+	if r := e.req(http.MethodHead, "/Users/00000000-0000-4000-8000-000000000000", nil); r.status != http.StatusNotFound {
+		t.Fatalf("HEAD of an unknown user = %d; want 404", r.status)
+	}
+}
