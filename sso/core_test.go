@@ -348,3 +348,46 @@ func TestCoreObserveReportsEveryLogin(t *testing.T) {
 		t.Fatalf("observed %v; want %v", got, want)
 	}
 }
+
+// A SCIM removal takes a role away from live sessions at once.
+func TestCoreSCIMRemovalReachesLiveSessions(t *testing.T) {
+	hs := newHarness(t)
+	hs.publish("acme", sessionRules)
+	alice := hs.addUser(hs.dir, "alice", true)
+	eng := hs.addGroup(hs.dir, "workspace_engineering", "", alice.ID)
+	hs.addGroup(hs.dir, "workspace_legal", "") // alice is not a SCIM member
+	fromSCIM, _ := hs.coreLogin(hs.dir, Identity{Method: MethodOIDC, UserName: "alice"})
+	fromClaim, _ := hs.coreLogin(hs.dir, Identity{Method: MethodSAML, UserName: "alice", GroupsPresent: true,
+		Groups: []string{"workspace_engineering", "workspace_legal"}})
+	if _, v := hs.session(fromClaim); !slices.Equal(workspaces(v), []string{"engineering:member", "legal:member"}) {
+		t.Fatalf("claim session before = %v", workspaces(v))
+	}
+	if _, err := hs.db.UpdateGroup(context.Background(), hs.dir, eng.ID, 0, func(g *store.Group, m store.Members) (store.MemberChange, error) {
+		return store.MemberChange{Remove: []string{alice.ID}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, v := hs.session(fromSCIM); len(workspaces(v)) != 0 {
+		t.Fatalf("SCIM-sourced session after the removal = %v; want nothing", workspaces(v))
+	}
+	// The claim's legal group was never a SCIM membership: it stays.
+	if _, v := hs.session(fromClaim); !slices.Equal(workspaces(v), []string{"legal:member"}) {
+		t.Fatalf("claim session after the removal = %v; want legal only", workspaces(v))
+	}
+}
+
+// Behind a public URL with a path, the login cookie must reach the ACS and
+// the callback under that path.
+func TestCookiePathUnderPublicPath(t *testing.T) {
+	hs := newHarness(t)
+	h, err := New(Config{Store: hs.db, PublicURL: "https://sso.acme.test/bridge/", Sealer: hs.sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.cookiePath(); got != "/bridge/sso/" {
+		t.Fatalf("cookie path = %q; want /bridge/sso/", got)
+	}
+	if got := hs.h.cookiePath(); got != "/sso/" {
+		t.Fatalf("cookie path = %q; want /sso/", got)
+	}
+}

@@ -60,7 +60,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, d *dirContext
 		h.internal(w, r, err)
 		return
 	}
-	groupsJSON, err := json.Marshal(groups)
+	groupsJSON, err := json.Marshal(sessionGroups(groups, u, source))
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -270,4 +270,24 @@ func (h *Handler) matchGroup(ctx context.Context, k store.DirKey, v string) (sto
 		}
 	}
 	return store.Group{}, false, nil
+}
+
+// sessionGroup is a group as a session keeps it: SCIM tells whether the
+// person was a SCIM member of it at login, so that a later SCIM removal
+// takes it away (currentGroups).
+type sessionGroup struct {
+	mapping.Group
+	SCIM bool `json:"scim,omitempty"`
+}
+
+func sessionGroups(groups []mapping.Group, u store.User, source string) []sessionGroup {
+	member := make(map[string]bool, len(u.Groups))
+	for _, ref := range u.Groups {
+		member[ref.ID] = true
+	}
+	out := make([]sessionGroup, len(groups))
+	for i, g := range groups {
+		out[i] = sessionGroup{Group: g, SCIM: source == GroupsFromSCIM || (g.ID != "" && member[g.ID])}
+	}
+	return out
 }

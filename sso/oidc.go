@@ -123,9 +123,19 @@ func (s *oidcState) httpClient(h *Handler) *http.Client {
 			base = http.DefaultTransport
 		}
 		s.client = &http.Client{
-			Transport:     &oidcTransport{base: base, state: s, now: h.now},
-			Timeout:       h.client.Timeout,
-			CheckRedirect: h.client.CheckRedirect,
+			Transport: &oidcTransport{base: base, state: s, now: h.now},
+			Timeout:   h.client.Timeout,
+			// Every hop of a redirect must be an acceptable OP URL,
+			// as the SAML metadata fetch checks.
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return errors.New("too many redirects")
+				}
+				if err := checkOPURL(req.URL.String()); err != nil {
+					return fmt.Errorf("redirect refused: %w", err)
+				}
+				return nil
+			},
 		}
 	}
 	return s.client

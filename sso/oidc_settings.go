@@ -55,7 +55,11 @@ func (h *Handler) SetOIDC(ctx context.Context, k store.DirKey, issuer, clientID,
 	}
 	rp, err := h.discover(ctx, oc)
 	if err != nil {
-		return store.SSOConfig{}, invalid("%v", err)
+		// The error can quote what the URL answered (go-oidc puts the body
+		// of a failed discovery in it): the admin gets the class, the
+		// server's log a clipped detail.
+		h.log.Warn().Str("org", k.Org).Str("directory", k.Directory).Str("error", clip(err.Error(), 200)).Msg("sso: OpenID discovery failed")
+		return store.SSOConfig{}, invalid("OpenID discovery of %q failed: the issuer must answer %s with its configuration (the server log has the detail)", clip(issuer, 200), "/.well-known/openid-configuration")
 	}
 	cfg, err := h.sso.UpdateSSOConfig(ctx, k, true, func(c *store.SSOConfig) error {
 		old := c.OIDC

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -676,8 +677,28 @@ func TestOIDCTransportCap(t *testing.T) {
 	t.Cleanup(srv.Close)
 	hs := newHarness(t)
 	_, err := hs.h.SetOIDC(context.Background(), hs.dir, srv.URL, "c", "", nil, "")
-	if err == nil || !strings.Contains(err.Error(), "larger than") {
-		t.Errorf("SetOIDC with a %d-byte discovery document = %v; want a size error", len(big), err)
+	if !errors.Is(err, ErrInvalidSettings) || strings.Contains(err.Error(), "xxxx") {
+		t.Errorf("SetOIDC with a %d-byte discovery document = %v; want refused, without the body", len(big), err)
+	}
+}
+
+// SetOIDC must not become a way to read internal URLs: redirects are
+// checked hop by hop, and what a failing URL answered is never shown.
+func TestOIDCDiscoveryNoInternalFetch(t *testing.T) {
+	hs := newHarness(t)
+	redirect := httptest.NewServer(http.RedirectHandler("http://10.255.255.1/internal/admin", http.StatusFound))
+	t.Cleanup(redirect.Close)
+	_, err := hs.h.SetOIDC(context.Background(), hs.dir, redirect.URL, "c", "", nil, "")
+	if !errors.Is(err, ErrInvalidSettings) {
+		t.Fatalf("SetOIDC with an issuer redirecting to a private http URL = %v; want refused", err)
+	}
+	secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "INTERNAL-SECRET db_password=hunter2", http.StatusInternalServerError)
+	}))
+	t.Cleanup(secret.Close)
+	_, err = hs.h.SetOIDC(context.Background(), hs.dir, secret.URL, "c", "", nil, "")
+	if !errors.Is(err, ErrInvalidSettings) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("SetOIDC against a failing URL = %v; want refused without its body", err)
 	}
 }
 

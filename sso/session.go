@@ -110,12 +110,17 @@ func (h *Handler) getSession(w http.ResponseWriter, r *http.Request) {
 			hlog.FromRequest(r).Warn().Err(err).Msg("sso: touch session")
 		}
 	}
-	var groups []mapping.Group
+	var kept []sessionGroup
 	if len(s.Groups) > 0 {
-		if err := json.Unmarshal(s.Groups, &groups); err != nil {
+		if err := json.Unmarshal(s.Groups, &kept); err != nil {
 			h.internal(w, r, fmt.Errorf("sso: session %s groups: %w", s.ID, err))
 			return
 		}
+	}
+	groups, err := h.currentGroups(r.Context(), k, u, s.GroupsSource, kept)
+	if err != nil {
+		h.internal(w, r, err)
+		return
 	}
 	var v SessionView
 	v.Session.ID, v.Session.Method, v.Session.Created, v.Session.Expires = s.ID, s.Method, s.Created, s.Expires
@@ -206,4 +211,40 @@ func (c *rulesCache) get(ctx context.Context, st store.Store, org string) (*mapp
 	c.m[org] = cachedRules{version: rv.Version, rules: rules}
 	c.mu.Unlock()
 	return rules, rv.Version, nil
+}
+
+// currentGroups brings a session's groups up to date with what SCIM did
+// since the login: a session whose groups were the SCIM memberships gets
+// today's memberships; one whose groups came from the IdP's claim loses
+// every group the person was a SCIM member of at login and no longer is
+// (removed, or the group deleted). A removal therefore takes a role away
+// at once, not at the next login; a claim group SCIM never listed stays
+// (the IdP vouched for it at login), and an addition through SCIM alone
+// waits for the next login when the claim is the source.
+func (h *Handler) currentGroups(ctx context.Context, k store.DirKey, u store.User, source string, groups []sessionGroup) ([]mapping.Group, error) {
+	if source == GroupsFromSCIM {
+		out := make([]mapping.Group, 0, len(u.Groups))
+		for _, ref := range u.Groups {
+			g, err := h.st.Group(ctx, k, ref.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sso: read group %s: %w", ref.ID, err)
+			}
+			out = append(out, mapping.Group{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName})
+		}
+		return out, nil
+	}
+	member := make(map[string]bool, len(u.Groups))
+	for _, ref := range u.Groups {
+		member[ref.ID] = true
+	}
+	out := make([]mapping.Group, 0, len(groups))
+	for _, g := range groups {
+		if !g.SCIM || member[g.ID] {
+			out = append(out, g.Group)
+		}
+	}
+	return out, nil
 }

@@ -243,7 +243,7 @@ func (h *Handler) browserBinding(w http.ResponseWriter, r *http.Request) ([]byte
 		return nil, err
 	}
 	c := &http.Cookie{
-		Name: BrowserCookie, Value: v, Path: "/sso/", HttpOnly: true,
+		Name: BrowserCookie, Value: v, Path: h.cookiePath(), HttpOnly: true,
 		MaxAge: int(LoginTTL / time.Second),
 	}
 	if h.secure {
@@ -253,6 +253,12 @@ func (h *Handler) browserBinding(w http.ResponseWriter, r *http.Request) ([]byte
 	}
 	http.SetCookie(w, c)
 	return hash(v), nil
+}
+
+// cookiePath is the path of the login-binding cookie: /sso/ under the
+// public URL's path, where the ACS and the callback are.
+func (h *Handler) cookiePath() string {
+	return strings.TrimRight(h.public.Path, "/") + "/sso/"
 }
 
 // newLoginState starts a login of method in directory d: it binds it to

@@ -68,11 +68,12 @@ const (
 )
 
 type cachedSettings struct {
-	found bool
-	allow edge.Allowlist
-	rate  float64
-	burst int
-	at    time.Time
+	found  bool
+	failed bool // the store could not be read (not cached)
+	allow  edge.Allowlist
+	rate   float64
+	burst  int
+	at     time.Time
 }
 
 type failWindow struct {
@@ -139,6 +140,7 @@ func (g *gate) dirSettings(ctx context.Context, k store.DirKey) cachedSettings {
 			}
 		case !errors.Is(err, store.ErrNotFound):
 			g.log.Error().Err(err).Msg("edge: read directory settings")
+			c.failed = true
 			return c // not cached: try again on the next request
 		}
 	}
@@ -164,6 +166,7 @@ func (g *gate) orgAllowlist(ctx context.Context, org string) cachedSettings {
 			}
 		case !errors.Is(err, store.ErrNotFound):
 			g.log.Error().Err(err).Msg("edge: read org settings")
+			c.failed = true
 			return c
 		}
 	}
@@ -191,14 +194,28 @@ func (g *gate) store(key string, c cachedSettings) {
 }
 
 // credentialKey names the caller for the rate limit: the hash of its
-// Authorization header (so no secret is kept, and unknown tokens are
-// limited too), or its address when it sent none.
+// bearer secret, read as internal/bearer reads it (so spacing and the
+// scheme's case do not make new buckets; unknown tokens are limited too),
+// or its address when it sent no bearer token.
 func credentialKey(r *http.Request, ip netip.Addr) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		sum := sha256.Sum256([]byte(h))
+	scheme, secret, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if secret = strings.TrimSpace(secret); found && strings.EqualFold(scheme, "Bearer") && secret != "" {
+		sum := sha256.Sum256([]byte(secret))
 		return "t:" + hex.EncodeToString(sum[:16])
 	}
-	return "ip:" + ip.String()
+	return "ip:" + addrKey(ip)
+}
+
+// addrKey is the key of a client address: the address for IPv4, its /64
+// for IPv6 (one host usually holds a whole /64, so a key per address
+// would let it rotate past every limit).
+func addrKey(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }
 
 // statusWriter records the status a handler writes; it keeps Flush and
@@ -242,11 +259,19 @@ func (g *gate) scim(next http.Handler) http.Handler {
 		s := cachedSettings{rate: g.rate, burst: g.burst}
 		if k.Org != "" {
 			s = g.dirSettings(r.Context(), k)
+			if s.failed {
+				// Fail closed: without the settings the allowlist is unknown.
+				scim.WriteStatus(w, http.StatusServiceUnavailable, "the server cannot read this directory's settings; retry later")
+				return
+			}
 			if s.found && !s.allow.Allows(ip) {
 				g.refuse(r, "scim", k.Org, k.Directory, metrics.ReasonIPRefused, ip)
 				scim.WriteStatus(w, http.StatusForbidden, "requests from your address are not allowed for this directory")
 				return
 			}
+		}
+		if !s.found {
+			k = store.DirKey{} // not a directory: its name is no label or audit key
 		}
 		if ok, retry := g.limiter.Allow("scim\x00"+credentialKey(r, ip), s.rate, s.burst); !ok {
 			g.rateLimited(w, r, "scim", k, ip, retry)
@@ -274,7 +299,7 @@ func (g *gate) scim(next http.Handler) http.Handler {
 func (g *gate) badAuthOK(surface string, ip netip.Addr) (bool, time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f := g.fails[surface+"\x00"+ip.String()]
+	f := g.fails[surface+"\x00"+addrKey(ip)]
 	if f == nil {
 		return true, 0
 	}
@@ -293,14 +318,23 @@ func (g *gate) validToken(r *http.Request) bool {
 
 // badAuth counts a failed authentication of ip on surface.
 func (g *gate) badAuth(surface string, ip netip.Addr) {
-	key := surface + "\x00" + ip.String()
+	key := surface + "\x00" + addrKey(ip)
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	f := g.fails[key]
 	if f == nil || now.Sub(f.start) >= time.Minute {
 		if len(g.fails) >= maxRefusals {
-			clear(g.fails)
+			// Full: forget the windows that are over; if none is, count
+			// nothing new rather than reset everyone's brake.
+			for k, old := range g.fails {
+				if now.Sub(old.start) >= time.Minute {
+					delete(g.fails, k)
+				}
+			}
+			if len(g.fails) >= maxRefusals {
+				return
+			}
 		}
 		f = &failWindow{start: now}
 		g.fails[key] = f
@@ -308,9 +342,19 @@ func (g *gate) badAuth(surface string, ip netip.Addr) {
 	f.n++
 }
 
+// rateLimited answers the headers of a 429 and counts it. k is the
+// directory (or org) only when it exists: names from unauthenticated
+// paths never become metric labels or audit keys.
 func (g *gate) rateLimited(w http.ResponseWriter, r *http.Request, surface string, k store.DirKey, ip netip.Addr, retry time.Duration) {
 	w.Header().Set("Retry-After", edge.RetryAfterSeconds(retry))
-	g.m.RateLimited(surface, k.String())
+	label := "other"
+	if k.Org != "" {
+		label = k.Org
+		if k.Directory != "" {
+			label = k.String()
+		}
+	}
+	g.m.RateLimited(surface, label)
 	g.refuse(r, surface, k.Org, k.Directory, "rate_limited", ip)
 }
 
@@ -324,8 +368,15 @@ func (g *gate) admin(next http.Handler) http.Handler {
 			org = parts[1]
 		}
 		tok, tokOK, _ := bearer.Lookup(r, g.st)
-		if org != "" && !(tokOK && tok.Kind == store.TokenSuper) {
-			if s := g.orgAllowlist(r.Context(), org); s.found && !s.allow.Allows(ip) {
+		if org != "" {
+			s := g.orgAllowlist(r.Context(), org)
+			switch {
+			case s.failed:
+				admin.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the server cannot read this org's settings; retry later")
+				return
+			case !s.found:
+				org = "" // not an org: its name is no label or audit key
+			case !(tokOK && tok.Kind == store.TokenSuper) && !s.allow.Allows(ip):
 				g.refuse(r, "admin", org, "", metrics.ReasonIPRefused, ip)
 				admin.WriteError(w, http.StatusForbidden, "forbidden", "requests from your address are not allowed for this org's admin API")
 				return
@@ -358,7 +409,7 @@ func (g *gate) admin(next http.Handler) http.Handler {
 func (g *gate) sso(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := g.proxies.ClientIP(r)
-		if ok, retry := g.limiter.Allow("sso\x00ip:"+ip.String(), g.rate, g.burst); !ok {
+		if ok, retry := g.limiter.Allow("sso\x00ip:"+addrKey(ip), g.rate, g.burst); !ok {
 			g.rateLimited(w, r, "sso", store.DirKey{}, ip, retry)
 			http.Error(w, "too many requests; retry later", http.StatusTooManyRequests)
 			return
@@ -398,7 +449,7 @@ func (g *gate) refuse(r *http.Request, surface, org, dir, reason string, ip neti
 	if g.audit == nil {
 		return
 	}
-	key := surface + "\x00" + org + "\x00" + reason + "\x00" + ip.String()
+	key := surface + "\x00" + org + "\x00" + reason + "\x00" + addrKey(ip)
 	now := g.now()
 	g.mu.Lock()
 	e := g.refusals[key]
@@ -407,18 +458,30 @@ func (g *gate) refuse(r *http.Request, surface, org, dir, reason string, ip neti
 		g.mu.Unlock()
 		return
 	}
+	// Each org has its own budget, so junk aimed at unknown orgs (which
+	// all land in the org-less outbox) cannot crowd out an org's events.
+	if ok, _ := g.limiter.Allow("audit\x00"+org, auditRate, auditBurst); !ok {
+		if e != nil {
+			e.repeats++ // kept for the next event of this key
+		}
+		g.mu.Unlock()
+		return
+	}
 	repeats := 0
 	if e != nil {
 		repeats = e.repeats
 	}
 	if len(g.refusals) >= maxRefusals {
-		clear(g.refusals)
+		for k, old := range g.refusals {
+			if now.Sub(old.last) >= refusalWindow && old.repeats == 0 {
+				delete(g.refusals, k)
+			}
+		}
 	}
-	g.refusals[key] = &refusal{last: now}
+	if len(g.refusals) < maxRefusals || e != nil {
+		g.refusals[key] = &refusal{last: now}
+	}
 	g.mu.Unlock()
-	if ok, _ := g.limiter.Allow("audit", auditRate, auditBurst); !ok {
-		return
-	}
 	data, _ := json.Marshal(map[string]any{
 		"surface": surface, "reason": reason, "method": r.Method, "client_ip": ip.String(),
 		"request_id": reqlog.ID(r), "repeats_before": repeats,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +230,33 @@ func TestGracefulShutdownEndsEventStreams(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream did not end")
+	}
+}
+
+// Requests to orgs and directories that do not exist never become metric
+// labels or audit keys, and spelling a token differently does not buy a
+// fresh rate-limit bucket.
+func TestEdgeUnknownNamesAndTokenSpelling(t *testing.T) {
+	out, _ := startServe(t, nil, "--data", filepath.Join(t.TempDir(), "db"), "--listen", "127.0.0.1:0", "--rate=1", "--burst=3")
+	tokens := tokenRe.FindAllString(out.String(), -1)
+	base := urlRe.FindString(out.String())
+	root := strings.TrimSuffix(base, "/scim/v2/default/default")
+	for i := range 20 {
+		hcall(t, "GET", root+"/scim/v2/junk"+strconv.Itoa(i)+"/x"+strconv.Itoa(i)+"/Users", "scb_junk", "")
+		hcall(t, "GET", root+"/admin/v1/orgs/junk"+strconv.Itoa(i)+"/directories", "scb_junk", "")
+	}
+	_, _, metricsBody := hcall(t, "GET", root+"/metrics", "", "")
+	if strings.Contains(metricsBody, "junk") {
+		t.Fatal("/metrics carries names from unauthenticated paths")
+	}
+	limited := 0
+	for i := range 10 {
+		status, _, _ := hcall(t, "GET", base+"/Users", "", "", "Authorization", "Bearer"+strings.Repeat(" ", i+1)+tokens[0])
+		if status == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited < 6 {
+		t.Fatalf("%d of 10 requests limited with the token spelled ten ways at burst 3; want at least 6", limited)
 	}
 }

@@ -389,7 +389,9 @@ func handler(log zerolog.Logger, st store.Store, s surfaces) http.Handler {
 		_, _ = io.WriteString(w, `{"error":"not_found","message":"no such endpoint; the SCIM API is under /scim/v2/{org}/{directory}"}`)
 	})
 	s.metrics.SetInFlightSource(s.concurrency.InFlight)
-	stream := func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/events/stream") }
+	stream := func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/admin/v1/orgs/") && strings.HasSuffix(r.URL.Path, "/events/stream")
+	}
 	limited := s.concurrency.Middleware(mux, stream, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		switch {
