@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -59,6 +60,15 @@ func decodeObject(body []byte) (map[string]any, *scimerrors.ScimError) {
 	if esc, ok := loneSurrogate(body); ok {
 		return nil, resource.Err(scimerrors.ScimTypeInvalidSyntax, "request body has the escape %s, half of a UTF-16 surrogate pair without the other half", esc)
 	}
+	if obj, ok := fastDecodeObject(body); ok {
+		return obj, nil
+	}
+	return decodeObjectSlow(body)
+}
+
+// decodeObjectSlow walks the body token by token: it finds the duplicate
+// key or the nesting that fastDecodeObject refused, and words every error.
+func decodeObjectSlow(body []byte) (map[string]any, *scimerrors.ScimError) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	v, err := decodeValue(dec, 0)
@@ -73,6 +83,81 @@ func decodeObject(body []byte) (map[string]any, *scimerrors.ScimError) {
 		return nil, resource.Err(scimerrors.ScimTypeInvalidSyntax, "request body must be a JSON object")
 	}
 	return obj, nil
+}
+
+// fastDecodeObject decodes a body that is valid JSON, one object, with no
+// key twice in an object and no nesting deeper than maxJSONDepth, in one
+// pass of encoding/json, which is several times faster than the token walk
+// (the walk was 10% of the CPU of a create). For anything else it returns
+// false and decodeObjectSlow decides and words the error; the fuzz test
+// checks both give the same answer.
+func fastDecodeObject(body []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, false
+	}
+	// Decode read one valid value; with only white space after it the
+	// whole body is valid JSON, which uniqueKeys relies on.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) != 0 || !uniqueKeys(body) {
+		return nil, false
+	}
+	return obj, true
+}
+
+// uniqueKeys reports whether valid JSON b has no object with a key twice
+// (keys compared as decoded strings) and no container nested deeper than
+// maxJSONDepth.
+func uniqueKeys(b []byte) bool {
+	type frame struct {
+		obj       bool
+		expectKey bool
+		keys      []string
+	}
+	var stack []frame
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{', '[':
+			if len(stack) >= maxJSONDepth {
+				return false
+			}
+			stack = append(stack, frame{obj: b[i] == '{', expectKey: b[i] == '{'})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top := &stack[len(stack)-1]; top.obj {
+				top.expectKey = true
+			}
+		case '"':
+			start, escaped := i, false
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			if len(stack) == 0 {
+				continue
+			}
+			top := &stack[len(stack)-1]
+			if !top.obj || !top.expectKey {
+				continue
+			}
+			top.expectKey = false
+			key := string(b[start+1 : i])
+			if escaped {
+				if err := json.Unmarshal(b[start:i+1], &key); err != nil {
+					return false
+				}
+			}
+			if slices.Contains(top.keys, key) {
+				return false
+			}
+			top.keys = append(top.keys, key)
+		}
+	}
+	return true
 }
 
 // loneSurrogate returns the first \uXXXX escape in body that is half of a
