@@ -113,7 +113,8 @@ func uniqueKeys(b []byte) bool {
 	type frame struct {
 		obj       bool
 		expectKey bool
-		keys      []string
+		keys      []string        // the first few keys: a scan is cheapest
+		many      map[string]bool // from the 17th on: an object may have 100,000 keys
 	}
 	var stack []frame
 	for i := 0; i < len(b); i++ {
@@ -151,10 +152,23 @@ func uniqueKeys(b []byte) bool {
 					return false
 				}
 			}
-			if slices.Contains(top.keys, key) {
+			switch {
+			case top.many != nil:
+				if top.many[key] {
+					return false
+				}
+				top.many[key] = true
+			case slices.Contains(top.keys, key):
 				return false
+			case len(top.keys) < 16:
+				top.keys = append(top.keys, key)
+			default:
+				top.many = make(map[string]bool, 64)
+				for _, k := range top.keys {
+					top.many[k] = true
+				}
+				top.many[key] = true
 			}
-			top.keys = append(top.keys, key)
 		}
 	}
 	return true

@@ -2,9 +2,11 @@ package scim
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -80,5 +82,33 @@ func BenchmarkDecodeObjectTokenWalk(b *testing.B) {
 		if _, err := decodeObjectSlow(benchBody); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// An object with many keys (a body at the 4 MiB cap can hold 300,000) is
+// checked for duplicates in linear time.
+func TestDecodeManyKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]`)
+	for i := range 300_000 {
+		fmt.Fprintf(&b, `,"k%d":0`, i)
+	}
+	b.WriteString(`}`)
+	body := []byte(b.String())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := decodeObject(body); err != nil {
+			t.Errorf("300,000 distinct keys: %v", err)
+		}
+		dup := append(body[:len(body)-1:len(body)-1], `,"k7":1}`...)
+		if _, err := decodeObject(dup); err == nil {
+			t.Error("a duplicate among 300,000 keys was accepted")
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("decoding 300,000 keys did not finish in a minute: quadratic")
 	}
 }
