@@ -528,7 +528,7 @@ func (h *Handler) oidcIdentity(ctx context.Context, r *http.Request, d *dirConte
 			// no groups claim means the SCIM memberships, no user name
 			// means a refusal in complete.
 			hlog.FromRequest(r).Warn().Str("org", d.Dir.Org).Str("directory", d.Dir.Name).
-				Str("error", clip(err.Error(), 300)).Msg("sso: oidc userinfo failed; using the ID token alone")
+				Str("error", userinfoErrorClass(err)).Msg("sso: oidc userinfo failed; using the ID token alone")
 		} else {
 			if ui.Subject != idt.Subject {
 				return Identity{}, ReasonInvalidToken, errors.New("userinfo names another subject than the ID token")
@@ -727,4 +727,18 @@ func claimStrings(raw json.RawMessage) (vals []string, ok bool) {
 		}
 	}
 	return vals, true
+}
+
+// userinfoErrorClass keeps the head of a userinfo error (go-oidc's
+// "oidc: userinfo: 401 Unauthorized"), not the body the OP answered,
+// which go-oidc appends and which may hold personal data.
+func userinfoErrorClass(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "userinfo: "); i >= 0 {
+		rest := msg[i+len("userinfo: "):]
+		if j := strings.Index(rest, ": "); j >= 0 {
+			return clip(msg[:i+len("userinfo: ")+j], 120)
+		}
+	}
+	return clip(msg, 120)
 }
