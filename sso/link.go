@@ -213,18 +213,8 @@ func (h *Handler) provision(ctx context.Context, k store.DirKey, id Identity) (s
 func (h *Handler) loginGroups(ctx context.Context, d *dirContext, u store.User, id Identity) ([]mapping.Group, string, error) {
 	k := d.Key()
 	if !id.GroupsPresent || id.GroupsOverflow {
-		out := make([]mapping.Group, 0, len(u.Groups))
-		for _, ref := range u.Groups {
-			g, err := h.st.Group(ctx, k, ref.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted since the read
-			}
-			if err != nil {
-				return nil, "", fmt.Errorf("sso: read group %s: %w", ref.ID, err)
-			}
-			out = append(out, mapping.Group{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName})
-		}
-		return out, GroupsFromSCIM, nil
+		out, err := h.scimGroups(ctx, k, u)
+		return out, GroupsFromSCIM, err
 	}
 	seen := map[string]bool{}
 	out := make([]mapping.Group, 0, len(id.Groups))
@@ -280,11 +270,33 @@ type sessionGroup struct {
 	SCIM bool `json:"scim,omitempty"`
 }
 
-func sessionGroups(groups []mapping.Group, u store.User, source string) []sessionGroup {
+// scimGroups returns the person's SCIM groups as the rules see them.
+func (h *Handler) scimGroups(ctx context.Context, k store.DirKey, u store.User) ([]mapping.Group, error) {
+	out := make([]mapping.Group, 0, len(u.Groups))
+	for _, ref := range u.Groups {
+		g, err := h.st.Group(ctx, k, ref.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the user was read
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sso: read group %s: %w", ref.ID, err)
+		}
+		out = append(out, mapping.Group{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName})
+	}
+	return out, nil
+}
+
+// memberOf returns the ids of the person's SCIM groups.
+func memberOf(u store.User) map[string]bool {
 	member := make(map[string]bool, len(u.Groups))
 	for _, ref := range u.Groups {
 		member[ref.ID] = true
 	}
+	return member
+}
+
+func sessionGroups(groups []mapping.Group, u store.User, source string) []sessionGroup {
+	member := memberOf(u)
 	out := make([]sessionGroup, len(groups))
 	for i, g := range groups {
 		out[i] = sessionGroup{Group: g, SCIM: source == GroupsFromSCIM || (g.ID != "" && member[g.ID])}

@@ -223,23 +223,9 @@ func (c *rulesCache) get(ctx context.Context, st store.Store, org string) (*mapp
 // waits for the next login when the claim is the source.
 func (h *Handler) currentGroups(ctx context.Context, k store.DirKey, u store.User, source string, groups []sessionGroup) ([]mapping.Group, error) {
 	if source == GroupsFromSCIM {
-		out := make([]mapping.Group, 0, len(u.Groups))
-		for _, ref := range u.Groups {
-			g, err := h.st.Group(ctx, k, ref.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("sso: read group %s: %w", ref.ID, err)
-			}
-			out = append(out, mapping.Group{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName})
-		}
-		return out, nil
+		return h.scimGroups(ctx, k, u)
 	}
-	member := make(map[string]bool, len(u.Groups))
-	for _, ref := range u.Groups {
-		member[ref.ID] = true
-	}
+	member := memberOf(u)
 	out := make([]mapping.Group, 0, len(groups))
 	for _, g := range groups {
 		if !g.SCIM || member[g.ID] {

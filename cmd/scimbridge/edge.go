@@ -429,13 +429,9 @@ func (g *gate) auditAction(r *http.Request, org string, tok store.Token, status 
 		"request_id": reqlog.ID(r), "client_ip": ip.String(),
 	})
 	ctx := store.WithActor(context.WithoutCancel(r.Context()), store.Actor{Type: store.ActorToken, ID: tok.ID, Name: tok.Name})
-	if err := g.audit.AppendAudit(ctx, org, "", store.EventAdminAction, store.ResourceRef{Type: store.ResourceRequest, ID: reqlog.ID(r)}, data); err != nil {
-		if errors.Is(err, store.ErrNotFound) && org != "" {
-			err = g.audit.AppendAudit(ctx, "", "", store.EventAdminAction, store.ResourceRef{Type: store.ResourceRequest, ID: reqlog.ID(r)}, data)
-		}
-		if err != nil {
-			g.log.Error().Err(err).Str("request_id", reqlog.ID(r)).Msg("edge: audit admin action")
-		}
+	res := store.ResourceRef{Type: store.ResourceRequest, ID: reqlog.ID(r)}
+	if err := g.appendAudit(ctx, org, "", store.EventAdminAction, res, data); err != nil {
+		g.log.Error().Err(err).Str("request_id", reqlog.ID(r)).Msg("edge: audit admin action")
 	}
 }
 
@@ -488,12 +484,17 @@ func (g *gate) refuse(r *http.Request, surface, org, dir, reason string, ip neti
 	})
 	ctx := store.WithActor(context.WithoutCancel(r.Context()), store.Actor{Type: store.ActorSystem, ID: "edge"})
 	res := store.ResourceRef{Type: store.ResourceRequest, ID: reqlog.ID(r)}
-	err := g.audit.AppendAudit(ctx, org, dir, store.EventRequestRefused, res, data)
-	if errors.Is(err, store.ErrNotFound) && org != "" {
-		// An org that does not exist has no outbox: the org-less one.
-		err = g.audit.AppendAudit(ctx, "", "", store.EventRequestRefused, res, data)
-	}
-	if err != nil {
+	if err := g.appendAudit(ctx, org, dir, store.EventRequestRefused, res, data); err != nil {
 		g.log.Error().Err(err).Str("request_id", reqlog.ID(r)).Msg("edge: audit refused request")
 	}
+}
+
+// appendAudit appends an audit event to org's outbox, or to the org-less
+// one when org does not exist (it has no outbox).
+func (g *gate) appendAudit(ctx context.Context, org, dir, typ string, res store.ResourceRef, data json.RawMessage) error {
+	err := g.audit.AppendAudit(ctx, org, dir, typ, res, data)
+	if errors.Is(err, store.ErrNotFound) && org != "" {
+		err = g.audit.AppendAudit(ctx, "", "", typ, res, data)
+	}
+	return err
 }
