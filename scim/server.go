@@ -83,7 +83,7 @@ func New(st store.Store, cfg Config) *Server {
 	return &Server{store: st, cfg: cfg.withDefaults()}
 }
 
-// idPattern is the form of every id scimbridge assigns (UUID v4, lower
+// idPattern is the form of every id scimbridge assigns (a UUID, lower
 // case). Anything else in an id position is answered 404 without a store
 // lookup.
 var idPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

@@ -124,7 +124,8 @@ func (t Token) Expired(now time.Time) bool {
 // JSON object; the store does not interpret it (beyond comparing it,
 // attribute by attribute, for events) but may store it normalised
 // (compacted, keys reordered). UserName must not be empty; empty
-// ExternalID and Emails values are not indexed.
+// ExternalID and Emails values are not indexed. The store assigns ID: a
+// lower-case UUID (version 4 or 7).
 type User struct {
 	ID          string
 	UserName    string   // unique per directory under Fold

@@ -84,8 +84,12 @@
 // expiry warning announced (expiring_days).
 //
 // Records are JSON objects of internal structs (not the store types, so the
-// file format does not follow the Go API by accident). Ids are random UUIDs
-// (version 4, crypto/rand, lower case, 36 bytes); keys that end in an id are
+// file format does not follow the Go API by accident). Ids are UUIDs (lower
+// case, 36 bytes): users and groups get time-ordered ones (version 7: the
+// creation millisecond, then 74 random bits from crypto/rand), so a create
+// appends at the right edge of its bucket, whose pages are split 90% full
+// (appendFill) rather than bbolt's half; everything else gets random ones
+// (version 4). Files written before keep their version 4 ids. Keys that end in an id are
 // split by that length, so a 0x00 inside an indexed value is harmless. Empty
 // values (externalId, emails) are not indexed: a lookup of "" finds nothing.
 // An empty userName or group displayName is refused, as it has no unique key.

@@ -160,7 +160,7 @@ func (m members) Each(fn func(userID string) bool) {
 // user of dir is a *store.MemberError and nothing is written. It emits
 // group.created, then group.member_added for each member in id order.
 func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, memberIDs []string) (store.Group, error) {
-	id := newID()
+	id := newTimeID(db.now())
 	var out store.Group
 	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		r, err := newGroupRecord(&g)

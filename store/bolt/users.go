@@ -199,7 +199,7 @@ func reindexExact(b *bbolt.Bucket, id, old, new string) error {
 // Modified set to now, and emits user.created. u.ID, u.Version, the times
 // and u.Groups are ignored.
 func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (store.User, error) {
-	id := newID()
+	id := newTimeID(db.now())
 	var out store.User
 	err := db.writeDir(ctx, dir, func(d *dirTx) error {
 		r, err := newUserRecord(&u)

@@ -14,11 +14,16 @@ import (
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
+// resourceID is the form of user and group ids: a lower-case UUID, random
+// (version 4) or time-ordered (version 7, which lets a store append new
+// records at the edge of its index).
+var resourceID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
 // checkNew checks the store's fields of a created resource.
 func checkNew(t *testing.T, call, id string, version uint64, created, modified time.Time) {
 	t.Helper()
-	if !uuidV4.MatchString(id) {
-		t.Errorf("%s: ID = %q; want a lower-case UUID v4", call, id)
+	if !resourceID.MatchString(id) {
+		t.Errorf("%s: ID = %q; want a lower-case UUID (version 4 or 7)", call, id)
 	}
 	if version != 1 {
 		t.Errorf("%s: Version = %d; want 1", call, version)
