@@ -144,7 +144,7 @@ func (b *bench) send(ctx context.Context, p *phase, r req) ([]byte, bool) {
 	if r.body != nil {
 		hr.Header.Set("Content-Type", scimMediaType)
 	}
-	start := time.Now()
+	start := intendedStart(ctx, time.Now())
 	res, err := b.client.Do(hr)
 	if err != nil {
 		p.fail("%s %s: %v", r.method, short(r.path), err)
@@ -219,20 +219,68 @@ func (b *bench) forEachC(ctx context.Context, n, workers int, fn func(i int)) {
 
 // timed calls fn on b.cfg.Concurrency workers, each with its own random
 // source, until d has passed, maxTimedOps calls were made or ctx ends.
-// Calls in flight when d passes finish.
-func (b *bench) timed(ctx context.Context, d time.Duration, fn func(rnd *rand.Rand)) {
-	deadline := time.Now().Add(d)
+// Calls in flight when d passes finish. With b.cfg.Rate set, call k is
+// due at start + k/Rate: a worker waits for the due time of the call it
+// takes, and the first request of the call is timed from that due time
+// (see intended), so waiting behind a slow server counts as latency.
+func (b *bench) timed(ctx context.Context, d time.Duration, fn func(ctx context.Context, rnd *rand.Rand)) {
+	start := time.Now()
+	deadline := start.Add(d)
 	var calls atomic.Int64
+	var interval time.Duration
+	if b.cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) / b.cfg.Rate)
+	}
 	var wg sync.WaitGroup
 	for range b.cfg.Concurrency {
 		rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(deadline) && calls.Add(1) <= maxTimedOps {
-				fn(rnd)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				k := calls.Add(1)
+				if k > maxTimedOps {
+					return
+				}
+				if interval == 0 {
+					fn(ctx, rnd)
+					continue
+				}
+				due := start.Add(time.Duration(k-1) * interval)
+				if !due.Before(deadline) {
+					return
+				}
+				if wait := time.Until(due); wait > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(wait):
+					}
+				}
+				fn(context.WithValue(ctx, intendedKey{}, &due), rnd)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// intendedKey keys the due time of a paced call in its context: a
+// *time.Time that the call's first request takes (and zeroes) as the
+// start of its latency.
+type intendedKey struct{}
+
+// intendedStart returns when the request being sent should be timed from:
+// now, or the due time of its paced call if that is earlier and this is
+// the call's first request.
+func intendedStart(ctx context.Context, now time.Time) time.Time {
+	due, _ := ctx.Value(intendedKey{}).(*time.Time)
+	if due == nil || due.IsZero() {
+		return now
+	}
+	t := *due
+	*due = time.Time{}
+	if t.Before(now) {
+		return t
+	}
+	return now
 }
 
 // SCIM wire constants.

@@ -88,6 +88,19 @@ type Config struct {
 	// Duration is how long the timed phases run: lookup, patch and mixed,
 	// and the bound of each biggroup measurement (DefaultDuration when 0).
 	Duration time.Duration
+	// Rate, when above 0, paces the timed phases (lookup, patch, mixed) at
+	// Rate operations per second in total, at evenly spaced intended start
+	// times, instead of sending the next as soon as a worker is free. A
+	// request's latency is then measured from its intended start, not
+	// from when it was sent, so a server that falls behind shows in the
+	// percentiles (no coordinated omission). It is how to measure latency
+	// at a given load, e.g. Entra's 25 requests per second, rather than at
+	// saturation. Concurrency still bounds what is in flight.
+	Rate float64
+	// NoProbe leaves out the existence probe (GET filter=userName eq)
+	// that sync sends before each user create, as Okta and Entra do: the
+	// users phase then measures creates alone.
+	NoProbe bool
 	// MembersPerPatch is how many members one group PATCH adds
 	// (DefaultMembersPerPatch when 0). The biggroup measurements always add
 	// 100 and remove 1.
@@ -102,8 +115,9 @@ type Config struct {
 	// Timeout bounds the whole run (DefaultTimeout when 0); when it passes,
 	// Run stops and returns what it measured with an error.
 	Timeout time.Duration
-	// Client sends the requests. nil means a client with a 30-second
-	// request timeout whose transport keeps Concurrency connections open.
+	// Client sends the requests. nil means the load tool's own HTTP/1.1
+	// keep-alive transport (see conns) with a 30-second timeout per
+	// request.
 	Client *http.Client
 	// Out receives a line per phase as it ends and the summary line; nil
 	// discards them.
@@ -304,8 +318,8 @@ func newBench(cfg Config) (*bench, error) {
 	if !known {
 		return nil, fmt.Errorf("%w: workload %q; want one of %s", ErrConfig, cfg.Workload, strings.Join(Workloads, ", "))
 	}
-	if cfg.Users < 0 || cfg.Groups < 0 || cfg.Concurrency < 0 || cfg.Duration < 0 || cfg.MembersPerPatch < 0 {
-		return nil, fmt.Errorf("%w: negative users, groups, concurrency, duration or members per patch", ErrConfig)
+	if cfg.Users < 0 || cfg.Groups < 0 || cfg.Concurrency < 0 || cfg.Duration < 0 || cfg.MembersPerPatch < 0 || cfg.Rate < 0 {
+		return nil, fmt.Errorf("%w: negative users, groups, concurrency, duration, members per patch or rate", ErrConfig)
 	}
 	if cfg.Users == 0 {
 		cfg.Users = DefaultUsers
@@ -336,10 +350,10 @@ func newBench(cfg Config) (*bench, error) {
 	}
 	client := cfg.Client
 	if client == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConns = cfg.Concurrency + 8
-		tr.MaxIdleConnsPerHost = cfg.Concurrency + 8
-		client = &http.Client{Timeout: requestTimeout, Transport: tr}
+		// No Client.Timeout: the transport puts requestTimeout on each
+		// connection, without the timer and goroutine that a client
+		// timeout costs per request.
+		client = &http.Client{Transport: newConns(u.Scheme, u.Host)}
 	}
 	out := cfg.Out
 	if out == nil {

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,6 +184,57 @@ func TestLookup(t *testing.T) {
 	}
 	if users, _, _, _ := s.counts(t); users != 200 {
 		t.Errorf("store holds %d users; want 200", users)
+	}
+}
+
+// TestLookupAtRate checks that Rate paces a timed phase: about Rate
+// lookups a second, not as many as the server can take.
+func TestLookupAtRate(t *testing.T) {
+	s := newServer(t)
+	rep, _ := run(t, s, loadtest.Config{Workload: "lookup", Users: 50, Rate: 100, Duration: 2 * time.Second})
+	wantNoErrors(t, rep)
+	p := phase(t, rep, "lookup")
+	if p.Requests < 150 || p.Requests > 201 {
+		t.Errorf("lookup at 100/s for 2s sent %d requests; want about 200 (150 to 201)", p.Requests)
+	}
+}
+
+// TestRateCountsStalls checks that paced latencies are timed from when a
+// request was due: a server that stalls for 400 ms makes every lookup due
+// meanwhile late, not only the one it held. Timing from the send (closed
+// loop) would show one slow request and a quick p95.
+func TestRateCountsStalls(t *testing.T) {
+	s := newServer(t)
+	target, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lookups atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.RawQuery, "filter=") && lookups.Add(1) == 40 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	var out bytes.Buffer
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{
+		URL: front.URL + target.Path, Token: s.token, Out: &out, Workload: "lookup",
+		Users: 20, Concurrency: 1, Rate: 100, Duration: 2 * time.Second,
+	})
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	wantNoErrors(t, rep)
+	p := phase(t, rep, "lookup")
+	if p.Max < 400*time.Millisecond {
+		t.Errorf("max latency %v; want the 400 ms stall at least", p.Max)
+	}
+	// About 40 lookups were due during the stall, a fifth of the ~200.
+	if p.P95 < 100*time.Millisecond {
+		t.Errorf("p95 %v; want the lookups due during the stall counted late (over 100 ms)", p.P95)
 	}
 }
 

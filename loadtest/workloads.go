@@ -209,7 +209,7 @@ func created(ids []string) []string {
 // sync is an IdP's initial push: users (probe + POST), groups (probe +
 // POST with no members), then the memberships, MembersPerPatch per PATCH.
 func (b *bench) sync(ctx context.Context) {
-	b.createUsers(ctx, "users", b.cfg.Users, true)
+	b.createUsers(ctx, "users", b.cfg.Users, !b.cfg.NoProbe)
 	if ctx.Err() != nil {
 		return
 	}
@@ -259,7 +259,7 @@ func (b *bench) lookup(ctx context.Context) {
 		return
 	}
 	p := b.begin("lookup", "lookups")
-	b.timed(ctx, b.cfg.Duration, func(rnd *rand.Rand) {
+	b.timed(ctx, b.cfg.Duration, func(ctx context.Context, rnd *rand.Rand) {
 		b.lookupOne(ctx, p, rnd, idx)
 	})
 	b.end(p)
@@ -295,7 +295,7 @@ func (b *bench) patch(ctx context.Context) {
 		return
 	}
 	p := b.begin("patch", "patches")
-	b.timed(ctx, b.cfg.Duration, func(rnd *rand.Rand) {
+	b.timed(ctx, b.cfg.Duration, func(ctx context.Context, rnd *rand.Rand) {
 		b.patchOne(ctx, p, rnd, idx)
 	})
 	b.end(p)
@@ -440,7 +440,7 @@ func (b *bench) mixed(ctx context.Context) {
 	var next atomic.Int64
 	var memberships atomic.Int64
 	p := b.begin("mixed", "ops")
-	b.timed(ctx, b.cfg.Duration, func(rnd *rand.Rand) {
+	b.timed(ctx, b.cfg.Duration, func(ctx context.Context, rnd *rand.Rand) {
 		switch r := rnd.IntN(100); {
 		case r < 50:
 			b.lookupOne(ctx, p, rnd, idx)

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"runtime/debug"
+	rtpprof "runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -654,16 +656,31 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	prefix := fs.String("prefix", "", "prefix of the names it creates (default bench-<random>-)")
 	cleanup := fs.Bool("cleanup", false, "delete what it created at the end")
 	timeout := fs.Duration("timeout", 0, "bound on the whole run (default 1h)")
+	rate := fs.Float64("rate", 0, "lookup, patch, mixed: operations per second in total, timed from when each was due (default: as fast as the server answers)")
+	probe := fs.Bool("probe", true, "sync: send the userName eq probe before each user create, as Okta and Entra do")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file (to tell its cost from the server's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *url == "" || *token == "" {
 		return &exitError{code: 2, msg: "bench: give --url (the SCIM base URL) and --token"}
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := rtpprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer rtpprof.StopCPUProfile()
+	}
 	rep, err := loadtest.Run(ctx, loadtest.Config{
 		URL: *url, Token: *token, Workload: *workload, Users: *users, Groups: *groups,
 		Concurrency: *concurrency, Duration: *duration, MembersPerPatch: *perPatch,
 		Prefix: *prefix, Cleanup: *cleanup, Timeout: *timeout, Out: stdout,
+		Rate: *rate, NoProbe: !*probe,
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
