@@ -322,8 +322,17 @@ func (s *Server) runList(c *call, types []*resource.Type, p listParams) {
 		}
 		first = false
 	}
+	var scratch []byte
 	for _, pg := range pages {
 		for _, u := range pg.users {
+			if proj.empty() {
+				var ok bool
+				if scratch, ok = c.appendUser(scratch[:0], u); ok {
+					sep()
+					bw.Write(scratch)
+					continue
+				}
+			}
 			doc, err := c.userDoc(u)
 			if err != nil {
 				abortStream(c.r, err)

@@ -134,6 +134,13 @@ func projectionOf(c *call, types ...*resource.Type) projection {
 }
 
 func (s *Server) writeUser(c *call, status int, u store.User, p projection) {
+	if p.empty() {
+		if b, ok := c.appendUser(nil, u); ok {
+			writeHeader(c.w, status, resource.ETag(u.Version))
+			_, _ = c.w.Write(b)
+			return
+		}
+	}
 	doc, err := c.userDoc(u)
 	if err != nil {
 		fail(c.w, c.r, err)
