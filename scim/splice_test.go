@@ -121,4 +121,3 @@ func FuzzAppendUser(f *testing.F) {
 		}
 	})
 }
-
