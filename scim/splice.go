@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/scimbridge/scimbridge/internal/jsonscan"
 	"github.com/scimbridge/scimbridge/scim/resource"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -201,7 +202,7 @@ func topMembers(doc []byte) ([]topMember, bool) {
 			return nil, false
 		}
 		vs := i + 2
-		ve, ok := skipValue(doc, vs)
+		ve, ok := jsonscan.SkipValue(doc, vs)
 		if !ok {
 			return nil, false
 		}
@@ -215,60 +216,4 @@ func topMembers(doc []byte) ([]topMember, bool) {
 			return nil, false
 		}
 	}
-}
-
-// skipValue returns the end of the compact JSON value that starts at i.
-// It trusts the document to be valid JSON (it was written by marshal) and
-// only finds where the value ends.
-func skipValue(doc []byte, i int) (int, bool) {
-	if i >= len(doc) {
-		return 0, false
-	}
-	switch doc[i] {
-	case '"':
-		return skipString(doc, i)
-	case '{', '[':
-		depth := 0
-		for i < len(doc) {
-			switch doc[i] {
-			case '"':
-				end, ok := skipString(doc, i)
-				if !ok {
-					return 0, false
-				}
-				i = end
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-			}
-			i++
-		}
-		return 0, false
-	default: // number, true, false, null
-		for i < len(doc) && doc[i] != ',' && doc[i] != '}' {
-			if doc[i] == ' ' || doc[i] == '\n' || doc[i] == '\t' || doc[i] == '\r' {
-				return 0, false
-			}
-			i++
-		}
-		return i, true
-	}
-}
-
-// skipString returns the index after the string that starts at doc[i].
-func skipString(doc []byte, i int) (int, bool) {
-	for i++; i < len(doc); i++ {
-		switch doc[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, true
-		}
-	}
-	return 0, false
 }

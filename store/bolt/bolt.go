@@ -412,6 +412,9 @@ func encode(v any) ([]byte, error) {
 // decode unmarshals a stored record. encoding/json copies what it keeps, so
 // v may point into the mmap.
 func decode(v []byte, dst any) error {
+	if r, ok := dst.(*userRecord); ok && fastDecodeUser(v, r) {
+		return nil
+	}
 	if err := json.Unmarshal(v, dst); err != nil {
 		return fmt.Errorf("decode record: %w", err)
 	}
