@@ -32,7 +32,7 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 		attrs = []byte("{}")
 	}
 	t := resource.User()
-	members, ok := topMembers(attrs)
+	members, ok := jsonscan.TopMembers(attrs)
 	if !ok || !utf8.Valid(attrs) { // the slow path would replace invalid bytes
 		return dst, false
 	}
@@ -41,7 +41,7 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 	schemas[0] = t.Schema.ID
 	for _, e := range t.Extensions {
 		for _, m := range members {
-			if string(m.key) == e.ID {
+			if string(m.Key) == e.ID {
 				schemas = append(schemas, e.ID)
 				break
 			}
@@ -88,7 +88,7 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 	}
 	next := 0
 	for _, m := range members {
-		k := string(m.key)
+		k := string(m.Key)
 		for next < len(inserts) && inserts[next].key < k {
 			member(inserts[next].key, inserts[next].write, nil)
 			next++
@@ -101,7 +101,7 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 				continue
 			}
 		}
-		member(k, nil, m.value)
+		member(k, nil, m.Value)
 	}
 	for ; next < len(inserts); next++ {
 		member(inserts[next].key, inserts[next].write, nil)
@@ -162,58 +162,4 @@ func appendJSONStringSlow(b []byte, s string) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
 	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
-}
-
-// topMember is one member of a JSON object: its key (between the quotes,
-// without escapes) and its value, as they are in the document.
-type topMember struct {
-	key, value []byte
-}
-
-// topMembers splits a compact JSON object into its members. It returns
-// false when doc is not a compact object, a key holds an escape, or the
-// keys are not in strictly increasing order.
-func topMembers(doc []byte) ([]topMember, bool) {
-	if len(doc) < 2 || doc[0] != '{' || doc[len(doc)-1] != '}' {
-		return nil, false
-	}
-	members := make([]topMember, 0, 16)
-	i := 1
-	if doc[i] == '}' {
-		return members, i == len(doc)-1
-	}
-	for {
-		if i >= len(doc) || doc[i] != '"' {
-			return nil, false
-		}
-		ks := i + 1
-		i = ks
-		for i < len(doc) && doc[i] != '"' {
-			if doc[i] == '\\' {
-				return nil, false
-			}
-			i++
-		}
-		if i+1 >= len(doc) || doc[i+1] != ':' {
-			return nil, false
-		}
-		key := doc[ks:i]
-		if n := len(members); n > 0 && bytes.Compare(members[n-1].key, key) >= 0 {
-			return nil, false
-		}
-		vs := i + 2
-		ve, ok := jsonscan.SkipValue(doc, vs)
-		if !ok {
-			return nil, false
-		}
-		members = append(members, topMember{key: key, value: doc[vs:ve]})
-		switch {
-		case ve == len(doc)-1 && doc[ve] == '}':
-			return members, true
-		case ve < len(doc) && doc[ve] == ',':
-			i = ve + 1
-		default:
-			return nil, false
-		}
-	}
 }

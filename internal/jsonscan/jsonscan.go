@@ -5,6 +5,8 @@
 // import the other.
 package jsonscan
 
+import "bytes"
+
 // SkipValue returns the end of the compact JSON value that starts at i.
 // It trusts the document to be valid JSON (it was written by marshal) and
 // only finds where the value ends.
@@ -59,4 +61,58 @@ func SkipString(doc []byte, i int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Member is one member of a JSON object: its key (between the quotes,
+// without escapes) and its value, as they are in the document.
+type Member struct {
+	Key, Value []byte
+}
+
+// TopMembers splits a compact JSON object into its members. It returns
+// false when doc is not a compact object, a key holds an escape, or the
+// keys are not in strictly increasing order.
+func TopMembers(doc []byte) ([]Member, bool) {
+	if len(doc) < 2 || doc[0] != '{' || doc[len(doc)-1] != '}' {
+		return nil, false
+	}
+	members := make([]Member, 0, 16)
+	i := 1
+	if doc[i] == '}' {
+		return members, i == len(doc)-1
+	}
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return nil, false
+		}
+		ks := i + 1
+		i = ks
+		for i < len(doc) && doc[i] != '"' {
+			if doc[i] == '\\' {
+				return nil, false
+			}
+			i++
+		}
+		if i+1 >= len(doc) || doc[i+1] != ':' {
+			return nil, false
+		}
+		key := doc[ks:i]
+		if n := len(members); n > 0 && bytes.Compare(members[n-1].Key, key) >= 0 {
+			return nil, false
+		}
+		vs := i + 2
+		ve, ok := SkipValue(doc, vs)
+		if !ok {
+			return nil, false
+		}
+		members = append(members, Member{Key: key, Value: doc[vs:ve]})
+		switch {
+		case ve == len(doc)-1 && doc[ve] == '}':
+			return members, true
+		case ve < len(doc) && doc[ve] == ',':
+			i = ve + 1
+		default:
+			return nil, false
+		}
+	}
 }
