@@ -3,6 +3,8 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/scimbridge/scimbridge/internal/jsonscan"
@@ -32,67 +34,57 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 		attrs = []byte("{}")
 	}
 	t := resource.User()
-	members, ok := jsonscan.TopMembers(attrs)
+	var buf [32]jsonscan.Member
+	members, ok := jsonscan.TopMembers(attrs, buf[:0])
 	if !ok || !utf8.Valid(attrs) { // the slow path would replace invalid bytes
 		return dst, false
 	}
-	// The extensions the document carries decide schemas.
-	schemas := make([]string, 1, 1+len(t.Extensions))
-	schemas[0] = t.Schema.ID
-	for _, e := range t.Extensions {
-		for _, m := range members {
-			if string(m.Key) == e.ID {
-				schemas = append(schemas, e.ID)
-				break
-			}
-		}
-	}
-	type insert struct {
-		key   string
-		write func(b []byte) []byte
-	}
-	inserts := make([]insert, 0, 4)
-	if len(u.Groups) > 0 {
-		inserts = append(inserts, insert{"groups", func(b []byte) []byte { return c.appendGroupRefs(b, u.Groups) }})
-	}
-	inserts = append(inserts,
-		insert{"id", func(b []byte) []byte { return appendJSONString(b, u.ID) }},
-		insert{"meta", func(b []byte) []byte {
-			return c.appendMeta(b, t, u.ID, store.Record{Version: u.Version, Created: u.Created, Modified: u.Modified})
-		}},
-		insert{"schemas", func(b []byte) []byte {
-			b = append(b, '[')
-			for i, s := range schemas {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendJSONString(b, s)
-			}
-			return append(b, ']')
-		}},
-	)
-	out := append(dst, '{')
-	first := true
-	member := func(key string, write func([]byte) []byte, raw []byte) {
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = appendJSONString(out, key)
-		out = append(out, ':')
-		if write != nil {
-			out = write(out)
-		} else {
-			out = append(out, raw...)
-		}
-	}
+	out := slices.Grow(dst, len(attrs)+len(c.base)*(2+len(u.Groups))+256+128*len(u.Groups))
+	out = append(out, '{')
+	// Our members, in sorted order: groups (when there are any), id, meta,
+	// schemas. next is the first not written yet.
+	ours := [...]string{"groups", "id", "meta", "schemas"}
 	next := 0
+	if len(u.Groups) == 0 {
+		next = 1
+	}
+	first := true
+	writeOurs := func(before string, all bool) {
+		for ; next < len(ours) && (all || ours[next] < before); next++ {
+			if !first {
+				out = append(out, ',')
+			}
+			first = false
+			switch ours[next] {
+			case "groups":
+				out = append(out, `"groups":`...)
+				out = c.appendGroupRefs(out, u.Groups)
+			case "id":
+				out = append(out, `"id":`...)
+				out = appendJSONString(out, u.ID)
+			case "meta":
+				out = append(out, `"meta":`...)
+				out = c.appendMeta(out, t, u.ID, store.Record{Version: u.Version, Created: u.Created, Modified: u.Modified})
+			case "schemas":
+				// The extensions the document carries decide schemas.
+				out = append(out, `"schemas":[`...)
+				out = appendJSONString(out, t.Schema.ID)
+				for _, e := range t.Extensions {
+					for _, m := range members {
+						if string(m.Key) == e.ID {
+							out = append(out, ',')
+							out = appendJSONString(out, e.ID)
+							break
+						}
+					}
+				}
+				out = append(out, ']')
+			}
+		}
+	}
 	for _, m := range members {
 		k := string(m.Key)
-		for next < len(inserts) && inserts[next].key < k {
-			member(inserts[next].key, inserts[next].write, nil)
-			next++
-		}
+		writeOurs(k, false)
 		switch k {
 		case "schemas", "id", "meta":
 			continue // replaced by ours
@@ -101,27 +93,45 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 				continue
 			}
 		}
-		member(k, nil, m.Value)
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(out, '"')
+		out = append(out, m.Key...)
+		out = append(out, `":`...)
+		out = append(out, m.Value...)
 	}
-	for ; next < len(inserts); next++ {
-		member(inserts[next].key, inserts[next].write, nil)
-	}
+	writeOurs("", true)
 	return append(out, '}'), true
 }
 
 // appendMeta appends the meta of a resource, as marshal renders c.meta.
 func (c *call) appendMeta(b []byte, t *resource.Type, id string, r store.Record) []byte {
-	b = append(b, `{"created":`...)
-	b = appendJSONString(b, resource.FormatTime(r.Created))
-	b = append(b, `,"lastModified":`...)
-	b = appendJSONString(b, resource.FormatTime(r.Modified))
-	b = append(b, `,"location":`...)
-	b = appendJSONString(b, c.location(t, id))
+	b = append(b, `{"created":"`...)
+	b = r.Created.UTC().AppendFormat(b, resource.TimeLayout)
+	b = append(b, `","lastModified":"`...)
+	b = r.Modified.UTC().AppendFormat(b, resource.TimeLayout)
+	b = append(b, `","location":`...)
+	b = c.appendLocation(b, t, id)
 	b = append(b, `,"resourceType":`...)
 	b = appendJSONString(b, t.Name)
-	b = append(b, `,"version":`...)
-	b = appendJSONString(b, resource.ETag(r.Version))
-	return append(b, '}')
+	b = append(b, `,"version":"W/\"`...)
+	b = strconv.AppendUint(b, r.Version, 10)
+	return append(b, `\""}`...)
+}
+
+// appendLocation appends c.location(t, id) as a JSON string.
+func (c *call) appendLocation(b []byte, t *resource.Type, id string) []byte {
+	if !plainString(c.base) || !plainString(t.Endpoint) || !plainString(id) {
+		return appendJSONString(b, c.location(t, id))
+	}
+	b = append(b, '"')
+	b = append(b, c.base...)
+	b = append(b, t.Endpoint...)
+	b = append(b, '/')
+	b = append(b, id...)
+	return append(b, '"')
 }
 
 // appendGroupRefs appends a user's groups, as marshal renders userDoc's.
@@ -132,7 +142,7 @@ func (c *call) appendGroupRefs(b []byte, groups []store.GroupRef) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"$ref":`...)
-		b = appendJSONString(b, c.location(resource.Group(), g.ID))
+		b = c.appendLocation(b, resource.Group(), g.ID)
 		if g.DisplayName != "" {
 			b = append(b, `,"display":`...)
 			b = appendJSONString(b, g.DisplayName)
@@ -146,14 +156,22 @@ func (c *call) appendGroupRefs(b []byte, groups []store.GroupRef) []byte {
 
 // appendJSONString appends s as marshal encodes it (no HTML escaping).
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			return appendJSONStringSlow(b, s)
-		}
+	if !plainString(s) {
+		return appendJSONStringSlow(b, s)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// plainString reports whether s is written in JSON as it is, between quotes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func appendJSONStringSlow(b []byte, s string) []byte {

@@ -69,14 +69,15 @@ type Member struct {
 	Key, Value []byte
 }
 
-// TopMembers splits a compact JSON object into its members. It returns
+// TopMembers splits a compact JSON object into its members, appended to
+// dst[:0] (a caller's array keeps small documents off the heap). It returns
 // false when doc is not a compact object, a key holds an escape, or the
 // keys are not in strictly increasing order.
-func TopMembers(doc []byte) ([]Member, bool) {
+func TopMembers(doc []byte, dst []Member) ([]Member, bool) {
 	if len(doc) < 2 || doc[0] != '{' || doc[len(doc)-1] != '}' {
 		return nil, false
 	}
-	members := make([]Member, 0, 16)
+	members := dst[:0]
 	i := 1
 	if doc[i] == '}' {
 		return members, i == len(doc)-1

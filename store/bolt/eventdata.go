@@ -165,7 +165,8 @@ func spliceUserData(id string, r *userRecord) (rawData, bool) {
 	if len(attrs) == 0 {
 		attrs = []byte("{}")
 	}
-	members, ok := jsonscan.TopMembers(attrs)
+	var buf [32]jsonscan.Member
+	members, ok := jsonscan.TopMembers(attrs, buf[:0])
 	if !ok || !utf8.Valid(attrs) {
 		return nil, false
 	}
