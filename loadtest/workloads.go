@@ -328,7 +328,7 @@ func (b *bench) patchOne(ctx context.Context, p *phase, rnd *rand.Rand, idx []in
 }
 
 // bigGroup grows one group to Users members by 100-member PATCHes and
-// measures, at 1,000 members (when Users is larger) and at Users members:
+// measures (adding 100 users spread over all it created, see splitSpare), at 1,000 members (when Users is larger) and at Users members:
 // adding 100 members, removing 1, GET with excludedAttributes=members and
 // the displayName eq lookup. Each measurement runs one request at a time,
 // up to bigGroupReps times or for Duration.
@@ -340,8 +340,7 @@ func (b *bench) bigGroup(ctx context.Context) {
 	}
 	b.createGroups(ctx, "setup-group", 1, true)
 	gid := b.groupIDs[0]
-	members := created(b.userIDs[:users])
-	spare := created(b.userIDs[users:])
+	members, spare := splitSpare(created(b.userIDs), bigGroupSpare)
 	if gid == "" || len(members) == 0 || ctx.Err() != nil {
 		return
 	}
@@ -369,6 +368,27 @@ func (b *bench) bigGroup(ctx context.Context) {
 		}
 		b.measureGroup(ctx, gid, cp, members[:cp], spare)
 	}
+}
+
+// splitSpare sets n users apart, spread evenly over ids (in creation
+// order), and returns the others and them. Spread, because users created
+// one after another may sit together in the server's storage (ours gives
+// time-ordered ids), which would make adding them cheaper than adding the
+// users an IdP adds: any of them.
+func splitSpare(ids []string, n int) (rest, spare []string) {
+	if n <= 0 || len(ids) <= n {
+		return ids, nil
+	}
+	step := len(ids) / n
+	rest = make([]string, 0, len(ids)-n)
+	for i, id := range ids {
+		if i%step == step/2 && len(spare) < n {
+			spare = append(spare, id)
+			continue
+		}
+		rest = append(rest, id)
+	}
+	return rest, spare
 }
 
 // measureGroup runs the biggroup measurements at one group size.
