@@ -251,4 +251,18 @@
 // modify it. Record.Attributes given to Match and SortKey are valid only
 // during that call. store.Members given to an UpdateGroup callback reads the
 // live transaction and must not be used after the callback returns.
+//
+// # Reading records without encoding/json
+//
+// User records are read by fastDecodeUser, which parses the exact form
+// encode writes and hands anything else to encoding/json; the data of user
+// events is spliced into the stored document (spliceUserData). Both are
+// held to the encoding/json path by fuzz tests.
+//
+// # Mapped pages
+//
+// Reads go through bbolt's mmap, and copy-on-write moves the pages a writer
+// touches around the file, so the pages this process has mapped grow to the
+// size of the file. ReleaseMapped (Linux) gives them back to the page cache
+// with madvise; serve calls it every 10 seconds.
 package bolt
