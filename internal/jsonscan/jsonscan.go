@@ -40,13 +40,14 @@ func SkipValue(doc []byte, i int) (int, bool) {
 		}
 		return 0, false
 	default: // number, true, false, null
-		for i < len(doc) && doc[i] != ',' && doc[i] != '}' {
+		start := i
+		for i < len(doc) && doc[i] != ',' && doc[i] != '}' && doc[i] != ']' {
 			if doc[i] == ' ' || doc[i] == '\n' || doc[i] == '\t' || doc[i] == '\r' {
 				return 0, false
 			}
 			i++
 		}
-		return i, true
+		return i, i > start
 	}
 }
 

@@ -1,0 +1,57 @@
+package jsonscan
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func TestTopMembers(t *testing.T) {
+	ms, ok := TopMembers([]byte(`{"a":1,"b":{"c":"}\""},"d":[1,"]",{}],"e":null}`), nil)
+	if !ok || len(ms) != 4 {
+		t.Fatalf("TopMembers = %d members, %v; want 4, true", len(ms), ok)
+	}
+	want := []string{`1`, `{"c":"}\""}`, `[1,"]",{}]`, `null`}
+	for i, m := range ms {
+		if string(m.Value) != want[i] {
+			t.Errorf("member %s = %s; want %s", m.Key, m.Value, want[i])
+		}
+	}
+	for _, doc := range []string{``, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a":"x`, `{"a":[1}`, `{"a\"b":1}`, `{"a": 1}`, `[]`} {
+		if _, ok := TopMembers([]byte(doc), nil); ok {
+			t.Errorf("TopMembers(%s) accepted it", doc)
+		}
+	}
+}
+
+// FuzzTopMembers checks that TopMembers never panics, and that what it
+// accepts from valid JSON is the object, member by member.
+func FuzzTopMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":{"c":[1,2,{"d":"\""}]}}`, `{"a":"\\","b":true}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		ms, ok := TopMembers(doc, nil)
+		if !ok || !json.Valid(doc) {
+			return
+		}
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i, m := range ms {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if !json.Valid(m.Value) {
+				t.Fatalf("member %q of %s: value %q is not JSON", m.Key, doc, m.Value)
+			}
+			b.WriteByte('"')
+			b.Write(m.Key)
+			b.WriteString(`":`)
+			b.Write(m.Value)
+		}
+		b.WriteByte('}')
+		if !bytes.Equal(b.Bytes(), doc) {
+			t.Fatalf("members of %s put together give %s", doc, b.Bytes())
+		}
+	})
+}
