@@ -43,7 +43,12 @@ func startServe(t *testing.T, env map[string]string, args ...string) (stdout *sy
 	getenv := func(k string) string { return env[k] }
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), getenv, stdout, stderr) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "scimbridge is") {
+	// The banner is written in several writes (the existing-database one
+	// reads the store between its lines): wait for its last line.
+	complete := func(out string) bool {
+		return strings.Contains(out, "OIDC redirect URI") || strings.Contains(out, "Tokens are shown only when created")
+	}
+	for !complete(stdout.String()) {
 		select {
 		case code := <-done:
 			t.Fatalf("serve exited with %d before serving: %s", code, stderr.String())
