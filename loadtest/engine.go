@@ -235,7 +235,9 @@ func (b *bench) timed(ctx context.Context, d time.Duration, fn func(ctx context.
 	for range b.cfg.Concurrency {
 		rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(deadline) {
+			// Paced, every call due before the deadline is sent, however
+			// late: leaving out the latest would drop the worst latencies.
+			for ctx.Err() == nil && (interval > 0 || time.Now().Before(deadline)) {
 				k := calls.Add(1)
 				if k > maxTimedOps {
 					return

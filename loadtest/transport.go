@@ -36,9 +36,10 @@ type conns struct {
 }
 
 type conn struct {
-	nc net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
 }
 
 func newConns(scheme, host string) *conns {
@@ -60,21 +61,58 @@ func newConns(scheme, host string) *conns {
 	return t
 }
 
+// get takes an idle connection, most recently used first. One that sat
+// idle for a while is checked first: a server that closed it (its idle
+// timeout) has sent EOF, which a read sees at once; a live one times out
+// after a millisecond. Under load connections are reused at once and are
+// not checked.
 func (t *conns) get() *conn {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if n := len(t.idle); n > 0 {
+	for {
+		t.mu.Lock()
+		n := len(t.idle)
+		if n == 0 {
+			t.mu.Unlock()
+			return nil
+		}
 		c := t.idle[n-1]
 		t.idle = t.idle[:n-1]
-		return c
+		t.mu.Unlock()
+		if time.Since(c.idleSince) < checkIdleAfter || alive(c) {
+			return c
+		}
+		c.nc.Close()
 	}
-	return nil
+}
+
+// checkIdleAfter is how long a connection sits idle before get checks it.
+var checkIdleAfter = time.Second
+
+func alive(c *conn) bool {
+	if err := c.nc.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+		return false
+	}
+	_, err := c.br.Peek(1)
+	var ne net.Error
+	return err != nil && errors.As(err, &ne) && ne.Timeout() // no byte, no EOF: still open
 }
 
 func (t *conns) put(c *conn) {
+	c.idleSince = time.Now()
 	t.mu.Lock()
 	t.idle = append(t.idle, c)
 	t.mu.Unlock()
+}
+
+// CloseIdleConnections closes the pooled connections (http.Client calls
+// it from its method of the same name).
+func (t *conns) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, c := range idle {
+		c.nc.Close()
+	}
 }
 
 func (t *conns) dial(ctx context.Context) (*conn, error) {
@@ -93,11 +131,16 @@ func (t *conns) dial(ctx context.Context) (*conn, error) {
 	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 32<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, nil
 }
 
-// RoundTrip sends req on an idle connection or a new one. A request that
-// fails on a reused connection before any byte of a response arrived
-// (the server closed it while it sat idle) is sent once more on a new
-// connection.
+// RoundTrip sends req on an idle connection or a new one. A request is
+// sent again, once, on a new connection only when that cannot repeat its
+// effect: writing it to a reused connection failed, or it is a GET or HEAD
+// whose reused connection ended before any response (net/http retries
+// the same ones). A POST whose connection ended before its response is an
+// error: the server may have carried it out.
 func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != t.host {
+		return nil, fmt.Errorf("loadtest transport: %s is not %s", req.URL.Host, t.host)
+	}
 	ctx := req.Context()
 	c := t.get()
 	reused := c != nil
@@ -108,12 +151,13 @@ func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		res, err := t.exchange(ctx, c, req)
+		res, written, err := t.exchange(ctx, c, req)
 		if err == nil {
 			return res, nil
 		}
 		c.nc.Close()
-		if !reused || !closedIdle(err) || ctx.Err() != nil {
+		replay := !written || req.Method == http.MethodGet || req.Method == http.MethodHead
+		if !reused || !replay || !closedIdle(err) || ctx.Err() != nil {
 			return nil, err
 		}
 		if req.Body != nil {
@@ -128,29 +172,34 @@ func (t *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-func (t *conns) exchange(ctx context.Context, c *conn, req *http.Request) (*http.Response, error) {
+// exchange writes req on c and reads the response head. written reports
+// whether the request left for the server (its write succeeded).
+func (t *conns) exchange(ctx context.Context, c *conn, req *http.Request) (res *http.Response, written bool, err error) {
 	deadline := time.Now().Add(requestTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	if err := c.nc.SetDeadline(deadline); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if req.Host == "" {
-		req.Host = t.host
-	}
+	// A cancelled context ends the exchange, and the body's reading, at
+	// once: the connection's deadline is moved to the past.
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
 	if err := req.Write(c.bw); err != nil {
-		return nil, err
+		stop()
+		return nil, false, err
 	}
 	if err := c.bw.Flush(); err != nil {
-		return nil, err
+		stop()
+		return nil, false, err
 	}
-	res, err := http.ReadResponse(c.br, req)
+	res, err = http.ReadResponse(c.br, req)
 	if err != nil {
-		return nil, err
+		stop()
+		return nil, true, err
 	}
-	res.Body = &body{ReadCloser: res.Body, t: t, c: c, keep: !res.Close}
-	return res, nil
+	res.Body = &body{ReadCloser: res.Body, t: t, c: c, keep: !res.Close, stop: stop}
+	return res, true, nil
 }
 
 // closedIdle reports whether err is what a connection the server closed
@@ -166,6 +215,7 @@ type body struct {
 	io.ReadCloser
 	t    *conns
 	c    *conn
+	stop func() bool // ends the context's hold on the connection
 	eof  bool
 	keep bool
 	done bool
@@ -185,10 +235,11 @@ func (b *body) Close() error {
 	}
 	b.done = true
 	err := b.ReadCloser.Close()
-	if b.eof && b.keep && err == nil {
+	if b.eof && b.keep && err == nil && b.stop() { // stop: the context had not ended it
 		b.t.put(b.c)
 		return nil
 	}
+	b.stop()
 	b.c.nc.Close()
 	if err != nil {
 		return fmt.Errorf("closing the response body: %w", err)

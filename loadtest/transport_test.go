@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestConnsReuseAndReconnect checks the load tool's transport: it keeps
@@ -59,9 +60,27 @@ func TestConnsReuseAndReconnect(t *testing.T) {
 	if n := dials.Load(); n != 1 {
 		t.Errorf("5 requests one after another opened %d connections; want 1", n)
 	}
-	srv.CloseClientConnections() // the server drops the idle connection
-	if got := do(http.MethodPost, "/", "again"); got != "POST again" {
-		t.Errorf("after the server closed the idle connection: %q; want the request sent again", got)
+	// The server drops the idle connection: a GET is sent again on a new one.
+	srv.CloseClientConnections()
+	if got := do(http.MethodGet, "/", ""); got != "GET " {
+		t.Errorf("after the server closed the idle connection: %q; want the GET sent again", got)
+	}
+	// A POST is not: the server may have carried it out before closing.
+	srv.CloseClientConnections()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader("once"))
+	if res, err := client.Do(req); err == nil {
+		res.Body.Close()
+		t.Errorf("a POST on a connection the server had closed was sent again")
+	}
+	// A connection idle for a while is checked before it is used, so the
+	// POST goes out on a new one.
+	checkIdleAfter = 0
+	defer func() { checkIdleAfter = time.Second }()
+	do(http.MethodGet, "/", "")
+	srv.CloseClientConnections()
+	time.Sleep(50 * time.Millisecond) // the FIN arrives
+	if got := do(http.MethodPost, "/", "checked"); got != "POST checked" {
+		t.Errorf("POST after an idle check: %q", got)
 	}
 	if got := do(http.MethodGet, "/?close=1", ""); got != "GET " {
 		t.Errorf("got %q", got)

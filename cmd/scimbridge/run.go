@@ -341,7 +341,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			n, err := r.ReleaseMapped()
 			if err != nil && deliveryCtx.Err() == nil {
 				log.Warn().Err(err).Msg("giving back mapped database pages failed")
-			} else {
+			} else if err == nil {
 				log.Debug().Int64("mapped_bytes", n).Dur("took", time.Since(start)).Msg("gave back mapped database pages")
 			}
 		}
