@@ -219,10 +219,10 @@ func (b *bench) forEachC(ctx context.Context, n, workers int, fn func(i int)) {
 
 // timed calls fn on b.cfg.Concurrency workers, each with its own random
 // source, until d has passed, maxTimedOps calls were made or ctx ends.
-// Calls in flight when d passes finish. With b.cfg.Rate set, call k is
+// Calls in flight when d passes finish. With b.cfg.Rate set, call k (from 0) is
 // due at start + k/Rate: a worker waits for the due time of the call it
 // takes, and the first request of the call is timed from that due time
-// (see intended), so waiting behind a slow server counts as latency.
+// (see intendedStart), so waiting behind a slow server counts as latency.
 func (b *bench) timed(ctx context.Context, d time.Duration, fn func(ctx context.Context, rnd *rand.Rand)) {
 	start := time.Now()
 	deadline := start.Add(d)

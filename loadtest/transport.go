@@ -22,8 +22,8 @@ import (
 // with the server under test, those hand-offs took a third of the load
 // tool's CPU, which the server then did not have. Requests are written
 // with (*http.Request).Write and responses parsed with http.ReadResponse,
-// so the wire format is net/http's own. It speaks HTTP/1.1 only (TLS
-// without ALPN), ignores proxy settings, and gives every request
+// so the wire format is net/http's own. It speaks HTTP/1.1 only (over TLS
+// it offers only http/1.1), ignores proxy settings, and gives every request
 // requestTimeout as its connection deadline (or the request context's
 // deadline when that is sooner).
 type conns struct {

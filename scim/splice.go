@@ -1,8 +1,6 @@
 package scim
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -61,19 +59,19 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 				out = c.appendGroupRefs(out, u.Groups)
 			case "id":
 				out = append(out, `"id":`...)
-				out = appendJSONString(out, u.ID)
+				out = jsonscan.AppendString(out, u.ID)
 			case "meta":
 				out = append(out, `"meta":`...)
 				out = c.appendMeta(out, t, u.ID, store.Record{Version: u.Version, Created: u.Created, Modified: u.Modified})
 			case "schemas":
 				// The extensions the document carries decide schemas.
 				out = append(out, `"schemas":[`...)
-				out = appendJSONString(out, t.Schema.ID)
+				out = jsonscan.AppendString(out, t.Schema.ID)
 				for _, e := range t.Extensions {
 					for _, m := range members {
 						if string(m.Key) == e.ID {
 							out = append(out, ',')
-							out = appendJSONString(out, e.ID)
+							out = jsonscan.AppendString(out, e.ID)
 							break
 						}
 					}
@@ -115,7 +113,7 @@ func (c *call) appendMeta(b []byte, t *resource.Type, id string, r store.Record)
 	b = append(b, `","location":`...)
 	b = c.appendLocation(b, t, id)
 	b = append(b, `,"resourceType":`...)
-	b = appendJSONString(b, t.Name)
+	b = jsonscan.AppendString(b, t.Name)
 	b = append(b, `,"version":"W/\"`...)
 	b = strconv.AppendUint(b, r.Version, 10)
 	return append(b, `\""}`...)
@@ -124,7 +122,7 @@ func (c *call) appendMeta(b []byte, t *resource.Type, id string, r store.Record)
 // appendLocation appends c.location(t, id) as a JSON string.
 func (c *call) appendLocation(b []byte, t *resource.Type, id string) []byte {
 	if !plainString(c.base) || !plainString(t.Endpoint) || !plainString(id) {
-		return appendJSONString(b, c.location(t, id))
+		return jsonscan.AppendString(b, c.location(t, id))
 	}
 	b = append(b, '"')
 	b = append(b, c.base...)
@@ -145,23 +143,13 @@ func (c *call) appendGroupRefs(b []byte, groups []store.GroupRef) []byte {
 		b = c.appendLocation(b, resource.Group(), g.ID)
 		if g.DisplayName != "" {
 			b = append(b, `,"display":`...)
-			b = appendJSONString(b, g.DisplayName)
+			b = jsonscan.AppendString(b, g.DisplayName)
 		}
 		b = append(b, `,"type":"direct","value":`...)
-		b = appendJSONString(b, g.ID)
+		b = jsonscan.AppendString(b, g.ID)
 		b = append(b, '}')
 	}
 	return append(b, ']')
-}
-
-// appendJSONString appends s as marshal encodes it (no HTML escaping).
-func appendJSONString(b []byte, s string) []byte {
-	if !plainString(s) {
-		return appendJSONStringSlow(b, s)
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // plainString reports whether s is written in JSON as it is, between quotes.
@@ -172,12 +160,4 @@ func plainString(s string) bool {
 		}
 	}
 	return true
-}
-
-func appendJSONStringSlow(b []byte, s string) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
 }

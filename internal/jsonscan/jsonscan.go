@@ -1,11 +1,16 @@
-// Package jsonscan finds where values end in JSON that scimbridge wrote
-// itself (compact, valid), without decoding them. It is shared by the SCIM
+// Package jsonscan reads and writes JSON byte by byte where encoding/json
+// is too slow for a hot path: it finds where values end in JSON that
+// scimbridge wrote itself (compact, valid), without decoding them, and
+// appends strings as encoding/json encodes them. It is shared by the SCIM
 // renderer, which splices stored documents into responses, and the bolt
-// store, which reads its user records without encoding/json; neither may
-// import the other.
+// store, which writes event envelopes and reads its user records without
+// encoding/json; neither may import the other.
 package jsonscan
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // SkipValue returns the end of the compact JSON value that starts at i.
 // It trusts the document to be valid JSON (it was written by marshal) and
@@ -117,4 +122,58 @@ func TopMembers(doc []byte, dst []Member) ([]Member, bool) {
 			return nil, false
 		}
 	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string the way encoding/json does
+// without HTML escaping: control characters, U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTopMembers(t *testing.T) {
@@ -52,6 +53,30 @@ func FuzzTopMembers(f *testing.F) {
 		b.WriteByte('}')
 		if !bytes.Equal(b.Bytes(), doc) {
 			t.Fatalf("members of %s put together give %s", doc, b.Bytes())
+		}
+	})
+}
+
+// FuzzAppendString holds AppendString to encoding/json without HTML
+// escaping.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "a\"b", "\x00\x1f", "\u2028", "\xff\xfe", "<>&", "日本", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("AppendString(%q) = %s; want %s", s, got, want)
+		}
+		var back string
+		if err := json.Unmarshal(AppendString(nil, s), &back); err != nil || utf8.ValidString(s) && back != s {
+			t.Errorf("AppendString(%q) decodes to %q, %v", s, back, err)
 		}
 	})
 }

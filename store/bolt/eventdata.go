@@ -46,13 +46,13 @@ func (m *memberData) size() int {
 
 func (m *memberData) appendJSON(b []byte) []byte {
 	b = append(b, `{"group":{"id":`...)
-	b = appendString(b, m.Group.ID)
+	b = jsonscan.AppendString(b, m.Group.ID)
 	b = append(b, `,"displayName":`...)
-	b = appendString(b, m.Group.DisplayName)
+	b = jsonscan.AppendString(b, m.Group.DisplayName)
 	b = append(b, `},"user":{"id":`...)
-	b = appendString(b, m.User.ID)
+	b = jsonscan.AppendString(b, m.User.ID)
 	b = append(b, `,"userName":`...)
-	b = appendString(b, m.User.UserName)
+	b = jsonscan.AppendString(b, m.User.UserName)
 	return append(b, "}}"...)
 }
 
@@ -170,52 +170,50 @@ func spliceUserData(id string, r *userRecord) (rawData, bool) {
 	if !ok || !utf8.Valid(attrs) {
 		return nil, false
 	}
-	active := "false"
-	if r.Active {
-		active = "true"
-	}
-	inserts := [3]struct{ key, raw string }{{"active", active}, {"id", ""}, {"meta", ""}}
 	out := make([]byte, 0, len(attrs)+len(id)+160)
 	out = append(out, '{')
 	first := true
-	put := func(key string) {
+	comma := func() {
 		if !first {
 			out = append(out, ',')
 		}
 		first = false
-		out = appendString(out, key)
-		out = append(out, ':')
-		switch key {
-		case "id":
-			out = appendString(out, id)
-		case "meta":
-			out = appendMetaData(out, r.Created, r.Modified, r.Version)
-		}
 	}
+	// Our members, in sorted order; next is the first not written yet.
+	ours := [...]string{"active", "id", "meta"}
 	next := 0
-	flush := func(before string, all bool) {
-		for next < len(inserts) && (all || inserts[next].key < before) {
-			put(inserts[next].key)
-			if inserts[next].raw != "" {
-				out = append(out, inserts[next].raw...)
+	writeOurs := func(before string, all bool) {
+		for ; next < len(ours) && (all || ours[next] < before); next++ {
+			comma()
+			switch ours[next] {
+			case "active":
+				out = append(out, `"active":`...)
+				out = strconv.AppendBool(out, r.Active)
+			case "id":
+				out = append(out, `"id":`...)
+				out = jsonscan.AppendString(out, id)
+			case "meta":
+				out = append(out, `"meta":`...)
+				out = appendMetaData(out, r.Created, r.Modified, r.Version)
 			}
-			next++
 		}
 	}
 	for _, m := range members {
 		k := string(m.Key)
 		switch strings.ToLower(k) {
 		case "password", "id", "meta", "groups", "members":
-			continue
+			continue // never in events
 		}
 		if k == "active" {
 			continue // ours
 		}
-		flush(k, false)
-		put(k)
+		writeOurs(k, false)
+		comma()
+		out = jsonscan.AppendString(out, k)
+		out = append(out, ':')
 		out = append(out, m.Value...)
 	}
-	flush("", true)
+	writeOurs("", true)
 	return rawData(append(out, '}')), true
 }
 

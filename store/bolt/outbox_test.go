@@ -13,7 +13,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	bbolt "go.etcd.io/bbolt"
@@ -234,25 +233,6 @@ func TestEnvelopeMatchesEncode(t *testing.T) {
 			}
 		}
 	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "a\"b", "\x00\x1f", "\u2028", "\xff\xfe", "<>&", "日本", "\xed\xa0\x80"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := encode(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Errorf("appendString(%q) = %s; want %s", s, got, want)
-		}
-		var back string
-		if err := json.Unmarshal(appendString(nil, s), &back); err != nil || utf8.ValidString(s) && back != s {
-			t.Errorf("appendString(%q) decodes to %q, %v", s, back, err)
-		}
-	})
 }
 
 // TestEventsClock checks occurred_at against Options.Now and prunes by
