@@ -68,8 +68,9 @@ func newZitadelHarness(t *testing.T) (*harness, *zitadelOP) {
 	return hs, z
 }
 
-// get sends GET u with b and returns the response with its body read.
-func oidcGet(t *testing.T, b *http.Client, u string) (*http.Response, string) {
+// browserGet sends GET u with the browser b and returns the response
+// with its body read (SAML and OIDC tests alike).
+func browserGet(t *testing.T, b *http.Client, u string) (*http.Response, string) {
 	t.Helper()
 	resp, err := b.Get(u)
 	if err != nil {
@@ -98,7 +99,7 @@ func oidcLocation(t *testing.T, resp *http.Response) string {
 // authorization request our server redirected to.
 func startOIDC(t *testing.T, hs *harness, b *http.Client, k store.DirKey) *url.URL {
 	t.Helper()
-	resp, body := oidcGet(t, b, hs.h.DirURL(k, "oidc/login"))
+	resp, body := browserGet(t, b, hs.h.DirURL(k, "oidc/login"))
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("GET oidc/login = %d %s; want 302", resp.StatusCode, body)
 	}
@@ -114,7 +115,7 @@ func startOIDC(t *testing.T, hs *harness, b *http.Client, k store.DirKey) *url.U
 // (our callback URL with code and state), not yet delivered.
 func (z *zitadelOP) authorize(t *testing.T, b *http.Client, authURL *url.URL, user, password string) string {
 	t.Helper()
-	resp, body := oidcGet(t, b, authURL.String())
+	resp, body := browserGet(t, b, authURL.String())
 	loginURL, err := url.Parse(oidcLocation(t, resp))
 	if err != nil || loginURL.Path != "/login/username" {
 		t.Fatalf("OP /auth redirected to %s (%v); want its login form (body %s)", loginURL, err, body)
@@ -125,7 +126,7 @@ func (z *zitadelOP) authorize(t *testing.T, b *http.Client, authURL *url.URL, us
 		t.Fatalf("POST login form: %v", err)
 	}
 	resp.Body.Close()
-	resp, _ = oidcGet(t, b, oidcLocation(t, resp)) // the OP's /authorize/callback
+	resp, _ = browserGet(t, b, oidcLocation(t, resp)) // the OP's /authorize/callback
 	return oidcLocation(t, resp)
 }
 
@@ -134,7 +135,7 @@ func (z *zitadelOP) authorize(t *testing.T, b *http.Client, authURL *url.URL, us
 func (z *zitadelOP) signIn(t *testing.T, hs *harness, b *http.Client) *http.Response {
 	t.Helper()
 	cb := z.authorize(t, b, startOIDC(t, hs, b, hs.dir), zopUser, zopPassword)
-	resp, _ := oidcGet(t, b, cb)
+	resp, _ := browserGet(t, b, cb)
 	return resp
 }
 
@@ -198,7 +199,7 @@ func TestOIDCZitadelSignIn(t *testing.T) {
 	if cq := oidcQuery(t, cb); cq.Get("state") != q.Get("state") || cq.Get("code") == "" {
 		t.Fatalf("authorization response %s; want a code and our state", cb)
 	}
-	resp, _ := oidcGet(t, b, cb)
+	resp, _ := browserGet(t, b, cb)
 	v := wantOIDCSession(t, hs, b, resp)
 
 	if v.User.ID != u.ID || v.User.UserName != zopUser || v.Session.Method != MethodOIDC {
@@ -218,7 +219,7 @@ func TestOIDCZitadelSignIn(t *testing.T) {
 	// The same authorization response again (after logout): the state
 	// was used.
 	oidcLogout(t, hs, b)
-	resp, _ = oidcGet(t, b, cb)
+	resp, _ = browserGet(t, b, cb)
 	wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonStateMismatch)
 
 	// Deactivation after login ends the session.
@@ -283,7 +284,7 @@ func TestOIDCZitadelRefusals(t *testing.T) {
 		b := hs.browser()
 		cb := oidcQuery(t, z.authorize(t, b, startOIDC(t, hs, b, hs.dir), zopUser, zopPassword))
 		forged, _ := randomString(24)
-		resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {cb.Get("code")}, "state": {forged}}.Encode())
+		resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {cb.Get("code")}, "state": {forged}}.Encode())
 		wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonStateMismatch)
 	})
 	t.Run("other browser", func(t *testing.T) {
@@ -291,7 +292,7 @@ func TestOIDCZitadelRefusals(t *testing.T) {
 		// response (login CSRF): it never started that login.
 		attacker, victim := hs.browser(), hs.browser()
 		cb := z.authorize(t, attacker, startOIDC(t, hs, attacker, hs.dir), zopUser, zopPassword)
-		resp, _ := oidcGet(t, victim, cb)
+		resp, _ := browserGet(t, victim, cb)
 		wantOIDCRefused(t, hs, victim, resp, http.StatusUnauthorized, ReasonStateMismatch)
 	})
 	t.Run("code with another login's verifier", func(t *testing.T) {
@@ -300,23 +301,23 @@ func TestOIDCZitadelRefusals(t *testing.T) {
 		b := hs.browser()
 		cb := oidcQuery(t, z.authorize(t, b, startOIDC(t, hs, b, hs.dir), zopUser, zopPassword))
 		other := startOIDC(t, hs, b, hs.dir).Query().Get("state")
-		resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {cb.Get("code")}, "state": {other}}.Encode())
+		resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {cb.Get("code")}, "state": {other}}.Encode())
 		wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonTokenExchange)
 	})
 	t.Run("code replay", func(t *testing.T) {
 		b := hs.browser()
 		cbURL := z.authorize(t, b, startOIDC(t, hs, b, hs.dir), zopUser, zopPassword)
-		resp, _ := oidcGet(t, b, cbURL)
+		resp, _ := browserGet(t, b, cbURL)
 		wantOIDCSession(t, hs, b, resp)
 		oidcLogout(t, hs, b)
 		state := startOIDC(t, hs, b, hs.dir).Query().Get("state")
-		resp, _ = oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {oidcQuery(t, cbURL).Get("code")}, "state": {state}}.Encode())
+		resp, _ = browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {oidcQuery(t, cbURL).Get("code")}, "state": {state}}.Encode())
 		wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonTokenExchange)
 	})
 	t.Run("IdP error", func(t *testing.T) {
 		b := hs.browser()
 		state := startOIDC(t, hs, b, hs.dir).Query().Get("state")
-		resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"error": {"access_denied"}, "state": {state}}.Encode())
+		resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"error": {"access_denied"}, "state": {state}}.Encode())
 		wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonIdPError)
 	})
 	t.Run("wrong client secret", func(t *testing.T) {
@@ -331,7 +332,7 @@ func TestOIDCZitadelRefusals(t *testing.T) {
 	})
 	t.Run("not configured", func(t *testing.T) {
 		b := hs.browser()
-		resp, _ := oidcGet(t, b, hs.h.DirURL(store.DirKey{Org: "acme", Directory: "entra"}, "oidc/login"))
+		resp, _ := browserGet(t, b, hs.h.DirURL(store.DirKey{Org: "acme", Directory: "entra"}, "oidc/login"))
 		wantOIDCRefused(t, hs, b, resp, http.StatusNotFound, ReasonNotConfigured)
 	})
 }

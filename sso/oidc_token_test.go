@@ -208,7 +208,7 @@ func tokenLogin(t *testing.T, hs *harness, f *fakeOP, b *http.Client, mint func(
 	t.Helper()
 	q := startOIDC(t, hs, b, hs.dir).Query()
 	f.setToken(mint(q.Get("nonce")))
-	resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"any-code"}, "state": {q.Get("state")}}.Encode())
+	resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"any-code"}, "state": {q.Get("state")}}.Encode())
 	return resp
 }
 
@@ -226,7 +226,7 @@ func TestOIDCTokenSignIn(t *testing.T) {
 	b := hs.browser()
 	q := startOIDC(t, hs, b, hs.dir).Query()
 	f.setToken(signIDToken(f.claims(hs, q.Get("nonce"))))
-	resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c1"}, "state": {q.Get("state")}}.Encode())
+	resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c1"}, "state": {q.Get("state")}}.Encode())
 	v := wantOIDCSession(t, hs, b, resp)
 	if v.User.UserName != "alice" {
 		t.Errorf("session user %q; want alice", v.User.UserName)
@@ -372,7 +372,7 @@ func TestOIDCTokenReplay(t *testing.T) {
 	b := hs.browser()
 	q := startOIDC(t, hs, b, hs.dir).Query()
 	f.setToken(signIDToken(f.claims(hs, q.Get("nonce"))))
-	resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c1"}, "state": {q.Get("state")}}.Encode())
+	resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c1"}, "state": {q.Get("state")}}.Encode())
 	wantOIDCSession(t, hs, b, resp)
 	oidcLogout(t, hs, b)
 
@@ -394,13 +394,13 @@ func TestOIDCTokenReplay(t *testing.T) {
 	if err := hs.db.PutLoginState(context.Background(), dup); err != nil {
 		t.Fatal(err)
 	}
-	resp, _ = oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c2"}, "state": {dup.ID}}.Encode())
+	resp, _ = browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c2"}, "state": {dup.ID}}.Encode())
 	wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonReplay)
 
 	// The same token in a new login is refused too: its nonce is not the
 	// new login's.
 	q2 := startOIDC(t, hs, b, hs.dir).Query()
-	resp, _ = oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c3"}, "state": {q2.Get("state")}}.Encode())
+	resp, _ = browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c3"}, "state": {q2.Get("state")}}.Encode())
 	wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonInvalidToken)
 }
 
@@ -419,7 +419,7 @@ func TestOIDCTokenMixUp(t *testing.T) {
 		c := f.claims(hs, q.Get("nonce"))
 		c["iss"] = other.issuer
 		other.setToken(signIDToken(c))
-		resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c"}, "state": {q.Get("state")}}.Encode())
+		resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{"code": {"c"}, "state": {q.Get("state")}}.Encode())
 		wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonStateMismatch)
 		if n := other.tokenHits.Load(); n != 0 {
 			t.Errorf("the code was sent to the other OP %d times; want 0", n)
@@ -430,7 +430,7 @@ func TestOIDCTokenMixUp(t *testing.T) {
 		b := hs.browser()
 		q := startOIDC(t, hs, b, hs.dir).Query()
 		f.setToken(signIDToken(f.claims(hs, q.Get("nonce"))))
-		resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{
+		resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/callback")+"?"+url.Values{
 			"code": {"c"}, "state": {q.Get("state")}, "iss": {"https://login.evil.example"},
 		}.Encode())
 		wantOIDCRefused(t, hs, b, resp, http.StatusUnauthorized, ReasonStateMismatch)
@@ -719,7 +719,7 @@ func TestOIDCDiscoveryDown(t *testing.T) {
 	})
 	for range 5 {
 		b := hs.browser()
-		resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/login"))
+		resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/login"))
 		wantOIDCRefused(t, hs, b, resp, http.StatusBadGateway, ReasonIdPError)
 	}
 	if n := hits.Load(); n != 1 {
@@ -727,7 +727,7 @@ func TestOIDCDiscoveryDown(t *testing.T) {
 	}
 	hs.clock.Advance(discoveryRetry + time.Second)
 	b := hs.browser()
-	resp, _ := oidcGet(t, b, hs.h.DirURL(hs.dir, "oidc/login"))
+	resp, _ := browserGet(t, b, hs.h.DirURL(hs.dir, "oidc/login"))
 	wantOIDCRefused(t, hs, b, resp, http.StatusBadGateway, ReasonIdPError)
 	if n := hits.Load(); n != 2 {
 		t.Errorf("%d discovery requests after the retry interval; want 2", n)

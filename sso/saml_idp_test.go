@@ -234,7 +234,7 @@ func (idp *testIdP) putUser(name, email, given, family string, groups ...string)
 // would upload it.
 func (idp *testIdP) registerSP(hs *harness, k store.DirKey) {
 	idp.t.Helper()
-	resp, body := samlGet(idp.t, http.DefaultClient, hs.h.DirURL(k, "saml/metadata"))
+	resp, body := browserGet(idp.t, http.DefaultClient, hs.h.DirURL(k, "saml/metadata"))
 	if resp.StatusCode != http.StatusOK {
 		idp.t.Fatalf("GET SP metadata = %d", resp.StatusCode)
 	}
@@ -267,18 +267,6 @@ func newSAMLHarness(t *testing.T) (*harness, *testIdP) {
 	idp.putUser("alice", "alice@example.com", "Alice", "Liddell", "workspace_eng", "3f2a9c1e-5b7d-4c11-9e0a-8d2f6b1c4a77")
 	hs.publish("acme", sessionRules)
 	return hs, idp
-}
-
-// samlGet sends GET u with b; the body is read.
-func samlGet(t *testing.T, b *http.Client, u string) (*http.Response, string) {
-	t.Helper()
-	resp, err := b.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, string(body)
 }
 
 var (
@@ -320,7 +308,7 @@ func samlStart(t *testing.T, hs *harness, b *http.Client, k store.DirKey, return
 	if returnTo != "" {
 		u += "?return_to=" + url.QueryEscape(returnTo)
 	}
-	resp, body := samlGet(t, b, u)
+	resp, body := browserGet(t, b, u)
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("GET saml/login = %d %.200s; want 302", resp.StatusCode, body)
 	}
@@ -335,14 +323,14 @@ func samlStart(t *testing.T, hs *harness, b *http.Client, k store.DirKey, return
 // must reach it by the redirect itself.
 func (idp *testIdP) authenticate(t *testing.T, b *http.Client, idpURL, user string) samlPost {
 	t.Helper()
-	resp, page := samlGet(t, b, idpURL)
+	resp, page := browserGet(t, b, idpURL)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET IdP /sso = %d %.300s", resp.StatusCode, page)
 	}
 	f := parseForm(t, page)
 	if f.Fields.Get("SAMLResponse") == "" {
 		idp.login(t, b, user)
-		resp, page = samlGet(t, b, idpURL)
+		resp, page = browserGet(t, b, idpURL)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET IdP /sso = %d %.300s", resp.StatusCode, page)
 		}
@@ -379,7 +367,7 @@ func (idp *testIdP) signIn(t *testing.T, hs *harness, b *http.Client) samlPost {
 func (idp *testIdP) idpInitiated(t *testing.T, b *http.Client, name, user string) samlPost {
 	t.Helper()
 	idp.login(t, b, user)
-	resp, page := samlGet(t, b, idp.url+"/login/"+name)
+	resp, page := browserGet(t, b, idp.url+"/login/"+name)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET IdP /login/%s = %d %.300s", name, resp.StatusCode, page)
 	}

@@ -36,7 +36,7 @@ func TestSAMLMetadataBeforeIdP(t *testing.T) {
 	ctx := context.Background()
 	k := entraDir
 
-	resp, body := samlGet(t, http.DefaultClient, hs.h.DirURL(k, "saml/metadata"))
+	resp, body := browserGet(t, http.DefaultClient, hs.h.DirURL(k, "saml/metadata"))
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/samlmetadata+xml" {
 		t.Fatalf("GET metadata = %d %q; want 200 SAML metadata", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -82,7 +82,7 @@ func TestSAMLMetadataBeforeIdP(t *testing.T) {
 	}
 
 	// The key is made once.
-	_, body2 := samlGet(t, http.DefaultClient, hs.h.DirURL(k, "saml/metadata"))
+	_, body2 := browserGet(t, http.DefaultClient, hs.h.DirURL(k, "saml/metadata"))
 	if !strings.Contains(body2, published) {
 		t.Fatal("a second metadata read published another certificate")
 	}
@@ -104,12 +104,12 @@ func TestSAMLMetadataBeforeIdP(t *testing.T) {
 		}
 	}
 
-	if resp, _ := samlGet(t, http.DefaultClient, hs.srv.URL+"/sso/acme/nope/saml/metadata"); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := browserGet(t, http.DefaultClient, hs.srv.URL+"/sso/acme/nope/saml/metadata"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("metadata of an unknown directory = %d; want 404", resp.StatusCode)
 	}
 	// Without an IdP, logins are refused.
 	b := hs.browser()
-	resp, _ = samlGet(t, b, hs.h.DirURL(k, "saml/login"))
+	resp, _ = browserGet(t, b, hs.h.DirURL(k, "saml/login"))
 	wantSAMLRefused(t, hs, b, resp, http.StatusNotFound, ReasonNotConfigured)
 	resp = deliver(t, b, samlPost{ACS: hs.h.DirURL(k, "saml/acs"), Response: "eA=="})
 	wantSAMLRefused(t, hs, b, resp, http.StatusNotFound, ReasonNotConfigured)
@@ -650,7 +650,7 @@ func TestSAMLBadRequests(t *testing.T) {
 		wantSAMLRefused(t, hs, b, resp, http.StatusBadRequest, ReasonBadRequest)
 	}
 
-	resp, _ = samlGet(t, b, hs.h.DirURL(hs.dir, "saml/login")+"?return_to="+url.QueryEscape("https://evil.example/"))
+	resp, _ = browserGet(t, b, hs.h.DirURL(hs.dir, "saml/login")+"?return_to="+url.QueryEscape("https://evil.example/"))
 	wantSAMLRefused(t, hs, b, resp, http.StatusBadRequest, ReasonBadRequest)
 }
 
@@ -768,7 +768,7 @@ func TestSAMLSetIDPMetadataRefusals(t *testing.T) {
 		b, _ := doc.WriteToBytes()
 		return b
 	}
-	_, spMetadata := samlGet(t, http.DefaultClient, hs.h.DirURL(hs.dir, "saml/metadata"))
+	_, spMetadata := browserGet(t, http.DefaultClient, hs.h.DirURL(hs.dir, "saml/metadata"))
 	idp.failMetadata.Store(true)
 	for _, tc := range []struct {
 		name string
@@ -827,7 +827,7 @@ func TestSAMLRotateSPKey(t *testing.T) {
 	}
 	signingCerts := func() []string {
 		t.Helper()
-		_, body := samlGet(t, http.DefaultClient, hs.h.DirURL(hs.dir, "saml/metadata"))
+		_, body := browserGet(t, http.DefaultClient, hs.h.DirURL(hs.dir, "saml/metadata"))
 		var ed saml.EntityDescriptor
 		if err := xml.Unmarshal([]byte(body), &ed); err != nil {
 			t.Fatal(err)
