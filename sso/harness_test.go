@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -8,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -274,4 +274,18 @@ func (hs *harness) scimGet(k store.DirKey, path string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-var _ = strings.TrimSpace
+// scimCreateUser POSTs a user with the directory's token and returns the
+// status.
+func (hs *harness) scimCreateUser(k store.DirKey, userName string) int {
+	hs.t.Helper()
+	body, _ := json.Marshal(map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName})
+	req, _ := http.NewRequest("POST", hs.srv.URL+"/scim/v2/"+k.Org+"/"+k.Directory+"/Users", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+hs.scimTok[k.String()])
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		hs.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
