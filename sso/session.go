@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog/hlog"
@@ -132,7 +131,7 @@ func (h *Handler) getSession(w http.ResponseWriter, r *http.Request) {
 		v.Groups = append(v.Groups, GroupView{ID: g.ID, ExternalID: g.ExternalID, DisplayName: g.DisplayName})
 	}
 	v.OrgRoles, v.Workspaces = []string{}, []RoleView{}
-	rules, version, err := h.rules.get(r.Context(), h.st, s.Org)
+	rules, version, err := h.currentRules(r.Context(), s.Org)
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -172,44 +171,24 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// rulesCache keeps the compiled current rules of each org, keyed by
-// version, so a session read does not parse the document again.
-type rulesCache struct {
-	mu sync.Mutex
-	m  map[string]cachedRules
-}
-
-type cachedRules struct {
-	version int
-	rules   *mapping.Rules
-}
-
-// get returns org's current rules (nil when none was published) and
-// their version.
-func (c *rulesCache) get(ctx context.Context, st store.Store, org string) (*mapping.Rules, int, error) {
-	rv, err := st.Rules(ctx, org)
+// currentRules returns org's current rules (nil when none was published)
+// and their version, parsing a version's document at most once (h.rules).
+func (h *Handler) currentRules(ctx context.Context, org string) (*mapping.Rules, int, error) {
+	rv, err := h.st.Rules(ctx, org)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("sso: read rules of %s: %w", org, err)
 	}
-	c.mu.Lock()
-	cr, ok := c.m[org]
-	c.mu.Unlock()
-	if ok && cr.version == rv.Version {
-		return cr.rules, cr.version, nil
+	if r := h.rules.Get(org, rv.Version); r != nil {
+		return r, rv.Version, nil
 	}
 	rules, err := mapping.Parse(rv.Document, "application/json")
 	if err != nil {
 		return nil, 0, fmt.Errorf("sso: parse rules %d of %s: %w", rv.Version, org, err)
 	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[string]cachedRules{}
-	}
-	c.m[org] = cachedRules{version: rv.Version, rules: rules}
-	c.mu.Unlock()
+	h.rules.Put(org, rv.Version, rules)
 	return rules, rv.Version, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog/hlog"
 
 	"github.com/scimbridge/scimbridge/internal/reqlog"
+	"github.com/scimbridge/scimbridge/internal/rulescache"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -107,7 +108,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	observe func(method, result string)
 
-	rules rulesCache
+	rules rulescache.Cache
 	oidc  oidcState // per-directory providers, see oidc.go
 	saml  samlState // per-directory service providers, see saml.go
 

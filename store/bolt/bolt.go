@@ -17,6 +17,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/scimbridge/scimbridge/internal/rulescache"
 	"github.com/scimbridge/scimbridge/store"
 )
 
@@ -43,7 +44,11 @@ type DB struct {
 	now     func() time.Time
 	observe func(kind string, d time.Duration)
 	waits   waiters
-	rules   rulesCache // compiled current rules per org, see rules.go
+	// rules keeps the compiled current rules per org by version. Entries
+	// are added only for committed versions (a reader's, or a publish's
+	// after its commit), never for one that a transaction that may still
+	// roll back wrote. See rules.go.
+	rules rulescache.Cache
 	// tokens caches TokenByHash, see tokens.go; dirs the directories
 	// found (store.DirKey → store.Directory), see Directory.
 	tokens tokenCache

@@ -209,7 +209,7 @@
 // groups' records: a member add stays O(one person). Before that it reads
 // one key (the org's current version): with no rules published nothing is
 // computed. The compiled *mapping.Rules of the current version is cached in
-// the DB per org (rulesCache), keyed by version: versions never change, a
+// the DB per org (a rulescache.Cache), keyed by version: versions never change, a
 // publish moves the key, and only committed versions are cached: a write
 // reads a current version that an earlier write of its batch may have
 // published and that may still roll back, so it caches what it parsed only

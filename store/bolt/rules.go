@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -87,45 +86,9 @@ func rulesBucket(tx *bbolt.Tx, org string) *bbolt.Bucket {
 	return top.Bucket([]byte(org))
 }
 
-// rulesCache keeps the compiled current rules of each org, keyed by
-// version: a version's document never changes, so an entry is right as long
-// as its version is the org's current one, and a publish (a new version)
-// invalidates it by itself. Entries are added only for committed versions
-// (a reader's, or a publish's after its commit), never for one a
-// transaction that may still roll back wrote.
-type rulesCache struct {
-	mu sync.Mutex
-	m  map[string]cachedRules
-}
-
-type cachedRules struct {
-	version int
-	rules   *mapping.Rules
-}
-
-func (c *rulesCache) get(org string, version int) *mapping.Rules {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[org]; ok && e.version == version {
-		return e.rules
-	}
-	return nil
-}
-
-func (c *rulesCache) put(org string, version int, r *mapping.Rules) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]cachedRules{}
-	}
-	if e, ok := c.m[org]; !ok || e.version < version {
-		c.m[org] = cachedRules{version: version, rules: r}
-	}
-}
-
 // currentRules returns the compiled current rules of org and their
 // version, or nil and 0 when none were published. It parses the document
-// at most once per version (rulesCache). A write passes its outbox: the
+// at most once per version (db.rules, a rulescache.Cache). A write passes its outbox: the
 // version it reads may be one that an earlier write of the same batch
 // wrote and that may still roll back, so it is cached only after the
 // commit (ob.post). A reader (nil ob) reads a committed version.
@@ -138,7 +101,7 @@ func (db *DB) currentRules(tx *bbolt.Tx, org string, ob *outbox) (*mapping.Rules
 	if v == 0 {
 		return nil, 0, nil
 	}
-	if r := db.rules.get(org, v); r != nil {
+	if r := db.rules.Get(org, v); r != nil {
 		return r, v, nil
 	}
 	rec, err := readVersion(b, v)
@@ -150,9 +113,9 @@ func (db *DB) currentRules(tx *bbolt.Tx, org string, ob *outbox) (*mapping.Rules
 		return nil, 0, fmt.Errorf("rules version %d of %q: %w", v, org, err)
 	}
 	if ob != nil {
-		ob.post = append(ob.post, func() { db.rules.put(org, v, r) })
+		ob.post = append(ob.post, func() { db.rules.Put(org, v, r) })
 	} else {
-		db.rules.put(org, v, r)
+		db.rules.Put(org, v, r)
 	}
 	return r, v, nil
 }
@@ -447,7 +410,7 @@ func (db *DB) publish(ctx context.Context, org string, load func(b *bbolt.Bucket
 		}
 		return store.RulesVersion{}, mapping.Diff{}, err
 	}
-	db.rules.put(org, out.Version, proposed)
+	db.rules.Put(org, out.Version, proposed)
 	return out, diff, nil
 }
 
