@@ -218,35 +218,6 @@ func addrKey(ip netip.Addr) string {
 	return ip.String()
 }
 
-// statusWriter records the status a handler writes; it keeps Flush and
-// Unwrap (for http.ResponseController) working for streamed responses.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // scim admits a SCIM request.
 func (g *gate) scim(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -283,9 +254,9 @@ func (g *gate) scim(next http.Handler) http.Handler {
 			scim.WriteStatus(w, http.StatusTooManyRequests, "too many failed authentications from your address; retry after the time in Retry-After")
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &metrics.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status == http.StatusUnauthorized {
+		if sw.Status == http.StatusUnauthorized {
 			g.badAuth("scim", ip)
 			g.refuse(r, "scim", k.Org, k.Directory, metrics.ReasonBadToken, ip)
 		}
@@ -392,14 +363,14 @@ func (g *gate) admin(next http.Handler) http.Handler {
 			admin.WriteError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from your address; retry after the time in Retry-After")
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &metrics.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		switch {
-		case sw.status == http.StatusUnauthorized:
+		case sw.Status == http.StatusUnauthorized:
 			g.badAuth("admin", ip)
 			g.refuse(r, "admin", org, "", metrics.ReasonBadToken, ip)
-		case sw.status < 400 && r.Method != http.MethodGet && r.Method != http.MethodHead && tokOK:
-			g.auditAction(r, org, tok, sw.status, ip)
+		case sw.Status < 400 && r.Method != http.MethodGet && r.Method != http.MethodHead && tokOK:
+			g.auditAction(r, org, tok, sw.Status, ip)
 		}
 	})
 }

@@ -59,10 +59,10 @@ func (m *Metrics) Middleware(surface string, route func(*http.Request) string, n
 	duration := m.duration.MustCurryWith(prometheus.Labels{"surface": surface})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		returned := false
 		defer func() {
-			status := rec.status
+			status := rec.Status
 			if status == 0 {
 				status = http.StatusOK
 				if !returned { // panicking
@@ -105,38 +105,40 @@ func methodOf(m string) string {
 	return OtherRoute
 }
 
-// recorder remembers the status a handler writes.
-type recorder struct {
+// StatusRecorder remembers the status a handler writes; it keeps Flush
+// and Unwrap (for http.ResponseController) working for streamed
+// responses. The edge uses it too, to see refusals of bad tokens.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int // 0 until a final status is written
+	Status int // 0 until a final status is written
 }
 
-func (w *recorder) WriteHeader(code int) {
+func (w *StatusRecorder) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code) // first: it panics on an invalid code
-	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		w.status = code
+	if w.Status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.Status = code
 	}
 }
 
-func (w *recorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+func (w *StatusRecorder) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
 // Flush sends what was written so far, and the 200 header if no status
 // was written yet. It is a no-op when the server's writer cannot flush.
-func (w *recorder) Flush() {
+func (w *StatusRecorder) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	} else if http.NewResponseController(w.ResponseWriter).Flush() != nil {
 		return
 	}
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 }
 
 // Unwrap returns the server's writer, for http.ResponseController.
-func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
