@@ -260,17 +260,27 @@ func (h *Handler) samlMetadata(w http.ResponseWriter, r *http.Request, d *dirCon
 	_, _ = w.Write(append([]byte(xml.Header), b...))
 }
 
+// configuredProvider returns the directory's service provider when it
+// knows its IdP; otherwise it answers the request and returns false.
+func (h *Handler) configuredProvider(w http.ResponseWriter, r *http.Request, d *dirContext) (*samlSP, bool) {
+	s, err := h.provider(r.Context(), d)
+	if err != nil {
+		h.internal(w, r, err)
+		return nil, false
+	}
+	if s.sp.IDPMetadata == nil {
+		h.fail(w, r, d, MethodSAML, ReasonNotConfigured, http.StatusNotFound, s.idpErr)
+		return nil, false
+	}
+	return s, true
+}
+
 // samlLogin starts an SP-initiated login: it stores a login state bound to
 // the browser, with the AuthnRequest's id, and redirects to the IdP with
 // the state's id as RelayState (HTTP-Redirect binding, signed query).
 func (h *Handler) samlLogin(w http.ResponseWriter, r *http.Request, d *dirContext) {
-	s, err := h.provider(r.Context(), d)
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if s.sp.IDPMetadata == nil {
-		h.fail(w, r, d, MethodSAML, ReasonNotConfigured, http.StatusNotFound, s.idpErr)
+	s, ok := h.configuredProvider(w, r, d)
+	if !ok {
 		return
 	}
 	st, err := h.newLoginState(w, r, d, MethodSAML)
@@ -323,18 +333,14 @@ func (h *Handler) samlACS(w http.ResponseWriter, r *http.Request, d *dirContext)
 		h.fail(w, r, d, MethodSAML, ReasonBadRequest, http.StatusBadRequest, errors.New("no SAMLResponse"))
 		return
 	}
-	s, err := h.provider(r.Context(), d)
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if s.sp.IDPMetadata == nil {
-		h.fail(w, r, d, MethodSAML, ReasonNotConfigured, http.StatusNotFound, s.idpErr)
+	s, ok := h.configuredProvider(w, r, d)
+	if !ok {
 		return
 	}
 
 	// Which login this answers, decided before the response is parsed so
 	// that a refused RelayState consumes nothing.
+	var err error
 	var requestIDs []string
 	var returnTo string
 	relay := r.PostForm.Get("RelayState")
