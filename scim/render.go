@@ -292,7 +292,8 @@ func (s *Server) writeGroup(c *call, w io.Writer, g store.Group, p projection) e
 	if _, err := w.Write(b); err != nil {
 		return err
 	}
-	after, first := "", true
+	var after uint64
+	first := true
 	for {
 		refs, err := s.store.GroupMembers(c.r.Context(), c.dir.Key(), g.ID, after, memberChunk)
 		if err != nil {
@@ -330,7 +331,7 @@ func (s *Server) writeGroup(c *call, w io.Writer, g store.Group, p projection) e
 		if len(refs) < memberChunk {
 			break
 		}
-		after = refs[len(refs)-1].ID
+		after = refs[len(refs)-1].Pos
 	}
 	_, err = w.Write([]byte("]}"))
 	return err

@@ -276,7 +276,7 @@ func (w *world) state(t *testing.T) storeState {
 		s.Groups[d] = gp.Groups
 		for _, g := range gp.Groups {
 			var members []store.MemberRef
-			for after := ""; ; {
+			for after := uint64(0); ; {
 				refs, err := w.st.GroupMembers(ctx, d, g.ID, after, chunk)
 				if err != nil {
 					t.Fatalf("GroupMembers(%s, %s): %v", d, g.ID, err)
@@ -285,7 +285,7 @@ func (w *world) state(t *testing.T) storeState {
 				if len(refs) < chunk {
 					break
 				}
-				after = refs[len(refs)-1].ID
+				after = refs[len(refs)-1].Pos
 			}
 			s.Members[d.String()+"/"+g.ID] = members
 		}

@@ -166,6 +166,9 @@ type Group struct {
 type MemberRef struct {
 	ID          string
 	DisplayName string // the member's current displayName
+	// Pos is the member's place in the group: it grows with each member
+	// added, and a member removed and added again goes to the end.
+	Pos uint64
 }
 
 // MemberChange is what a group update does to the membership. Every user
@@ -183,7 +186,8 @@ type MemberChange struct {
 // transaction. It is valid only during the callback it is passed to.
 type Members interface {
 	Has(userID string) bool
-	// Each calls fn for every member id in id order until fn returns false.
+	// Each calls fn for every member id, in the order they were added,
+	// until fn returns false.
 	Each(fn func(userID string) bool)
 }
 
@@ -323,10 +327,12 @@ type Store interface {
 	UpdateGroup(ctx context.Context, dir DirKey, id string, ifVersion uint64, fn func(g *Group, m Members) (MemberChange, error)) (Group, error)
 	DeleteGroup(ctx context.Context, dir DirKey, id string, ifVersion uint64) error
 	ListGroups(ctx context.Context, dir DirKey, q Query) (GroupPage, error)
-	// GroupMembers lists up to limit members of a group with ids greater
-	// than after, in id order, so a caller can stream a large group in
-	// chunks without holding a transaction open between them.
-	GroupMembers(ctx context.Context, dir DirKey, groupID, after string, limit int) ([]MemberRef, error)
+	// GroupMembers lists up to limit members of a group in the order they
+	// were added, from the first whose Pos is greater than after (0: from
+	// the start), so a caller can stream a large group in chunks without
+	// holding a transaction open between them: it passes the last Pos of
+	// one chunk as after for the next.
+	GroupMembers(ctx context.Context, dir DirKey, groupID string, after uint64, limit int) ([]MemberRef, error)
 
 	// Events reads a page of the outbox of org in seq order (org "" is the
 	// outbox of changes that belong to no org). A cursor before the oldest

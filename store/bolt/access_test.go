@@ -2,10 +2,8 @@ package bolt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,23 +18,7 @@ import (
 // buckets, so rules can be published and access is computed for the
 // people that were there before.
 func TestMigrateSchema1Access(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "schema1.db")
-	f, err := os.Open("testdata/schema1.db.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := unpackFixture(t, "schema1.db")
 	db := open(t, path, Options{})
 	defer db.Close()
 	ctx := t.Context()

@@ -176,6 +176,7 @@ var migrations = []migration{
 	}},
 	{name: "event outbox", up: migrateOutbox},
 	{name: "rules and access", up: migrateAccess},
+	{name: "member positions", up: migrateMemberPositions},
 }
 
 func schemaVersion(tx *bbolt.Tx) uint64 {
@@ -277,12 +278,13 @@ func openDir(tx *bbolt.Tx, k store.DirKey) (*dirTx, error) {
 			return nil, fmt.Errorf("directory %s is missing bucket %s", k, s.name)
 		}
 	}
-	d.users.FillPercent, d.groups.FillPercent = appendFill, appendFill
+	d.users.FillPercent, d.groups.FillPercent, d.members.FillPercent = appendFill, appendFill, appendFill
 	return d, nil
 }
 
 // appendFill is how full bbolt fills a page it splits in the buckets keyed
-// by time-ordered ids (users, groups): new records go to the right edge, so
+// by time-ordered ids (users, groups) or by position (members): new keys go
+// to the right edge (of the bucket, or of the group's range), so
 // the page left behind is rarely written again, and bbolt's default (half
 // full) would leave half of every page of these buckets empty.
 const appendFill = 0.9

@@ -45,8 +45,8 @@
 //	                idx_user_email  Fold(email) 0x00 user id        (not unique)
 //	                idx_group_name  Fold(displayName) → group id    (unique)
 //	                idx_group_ext   externalId 0x00 group id        (exact, not unique)
-//	                members         group id 0x00 user id
-//	                memberof        user id 0x00 group id
+//	                members         group id 0x00 position (uint64 big endian) → user id
+//	                memberof        user id 0x00 group id → position
 //	                counters        "users", "groups" → uint64 big endian
 //	tokens      token id → token record (the secret's SHA-256, never the secret)
 //	token_hash  SHA-256 → token id (unique)

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -100,59 +99,6 @@ func (d *dirTx) checkMember(id string) error {
 		return nil
 	}
 	return &store.MemberError{ID: id, Nested: id != "" && d.groups.Get([]byte(id)) != nil}
-}
-
-// setMember makes userID a member of groupID (in) or not, writing the two
-// membership keys and the user's new version, and emitting
-// group.member_added or group.member_removed (with groupName), only if that
-// is a change. It reports whether it changed anything.
-func (d *dirTx) setMember(groupID, groupName, userID string, in bool) (bool, error) {
-	gk, uk := pairKey(groupID, userID), pairKey(userID, groupID)
-	if has(d.members, gk) == in {
-		return false, nil
-	}
-	if in {
-		if err := d.members.Put(gk, empty); err != nil {
-			return false, err
-		}
-		if err := d.memberOf.Put(uk, empty); err != nil {
-			return false, err
-		}
-	} else {
-		if err := d.members.Delete(gk); err != nil {
-			return false, err
-		}
-		if err := d.memberOf.Delete(uk); err != nil {
-			return false, err
-		}
-	}
-	userName, err := d.touchUser(userID)
-	if err != nil {
-		return false, err
-	}
-	d.accessChanged(userID)
-	return true, d.emitMember(in, groupID, groupName, userID, userName)
-}
-
-// memberIDs returns the member ids of a group in id order.
-func (d *dirTx) memberIDs(groupID string) []string {
-	return suffixIDs(d.members, pairKey(groupID, ""), true)
-}
-
-// members is store.Members over one transaction.
-type members struct {
-	d       *dirTx
-	groupID string
-}
-
-func (m members) Has(userID string) bool {
-	return len(userID) == idLen && has(m.d.members, pairKey(m.groupID, userID))
-}
-
-func (m members) Each(fn func(userID string) bool) {
-	scanPrefix(m.d.members, pairKey(m.groupID, ""), func(k, _ []byte) bool {
-		return fn(string(k[len(k)-idLen:]))
-	})
 }
 
 // CreateGroup stores a new group with the given members (user ids of dir;
@@ -366,9 +312,10 @@ func (db *DB) DeleteGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 	return nil
 }
 
-// GroupMembers lists up to limit members of a group whose ids are greater
-// than after, in id order, each with the user's current displayName.
-func (db *DB) GroupMembers(ctx context.Context, dir store.DirKey, groupID, after string, limit int) ([]store.MemberRef, error) {
+// GroupMembers lists up to limit members of a group whose positions are
+// greater than after, in the order they were added, each with the user's
+// current displayName.
+func (db *DB) GroupMembers(ctx context.Context, dir store.DirKey, groupID string, after uint64, limit int) ([]store.MemberRef, error) {
 	var refs []store.MemberRef
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		d, err := openDir(tx, dir)
@@ -381,25 +328,20 @@ func (db *DB) GroupMembers(ctx context.Context, dir store.DirKey, groupID, after
 		if limit <= 0 {
 			return nil
 		}
-		prefix, from := pairKey(groupID, ""), pairKey(groupID, after)
-		c := d.members.Cursor()
-		k, _ := c.Seek(from)
-		if after != "" && bytes.Equal(k, from) {
-			k, _ = c.Next()
-		}
-		for ; len(refs) < limit && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			uid := string(k[len(k)-idLen:])
+		eachMember(d.members, groupID, after, func(pos uint64, uid []byte) bool {
 			var n nameRecord
-			v := d.users.Get([]byte(uid))
+			v := d.users.Get(uid)
 			if v == nil {
-				return fmt.Errorf("group %s has missing member %s", groupID, uid)
+				err = fmt.Errorf("group %s has missing member %s", groupID, uid)
+				return false
 			}
-			if err := decode(v, &n); err != nil {
-				return err
+			if err = decode(v, &n); err != nil {
+				return false
 			}
-			refs = append(refs, store.MemberRef{ID: uid, DisplayName: n.DisplayName})
-		}
-		return nil
+			refs = append(refs, store.MemberRef{ID: string(uid), DisplayName: n.DisplayName, Pos: pos})
+			return len(refs) < limit
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: members of group %s in %s: %w", groupID, dir, err)

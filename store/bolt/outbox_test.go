@@ -2,13 +2,10 @@ package bolt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -53,23 +50,7 @@ func appendEvents(t testing.TB, db *DB, org, typ string, n int) {
 // testdata/schema1.md): its data is intact, every org has an empty
 // outbox, and new writes are numbered from 1.
 func TestMigrateSchema1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "schema1.db")
-	f, err := os.Open("testdata/schema1.db.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := unpackFixture(t, "schema1.db")
 	check, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +69,8 @@ func TestMigrateSchema1(t *testing.T) {
 	defer db.Close()
 	ctx := t.Context()
 	if err := db.bolt.View(func(tx *bbolt.Tx) error {
-		if v := schemaVersion(tx); v != uint64(len(migrations)) || v != 3 {
-			t.Errorf("schema after Open = %d; want 3", v)
+		if v := schemaVersion(tx); v != uint64(len(migrations)) || v != 4 {
+			t.Errorf("schema after Open = %d; want 4", v)
 		}
 		return nil
 	}); err != nil {

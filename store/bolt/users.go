@@ -338,16 +338,18 @@ func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVer
 		if err := d.reindexUser(id, &old, nil); err != nil {
 			return err
 		}
-		var gids []string
-		scanPrefix(d.memberOf, pairKey(id, ""), func(k, _ []byte) bool {
-			gids = append(gids, string(k[len(k)-idLen:]))
+		type membership struct {
+			gid string
+			pos uint64
+		}
+		var in []membership
+		scanPrefix(d.memberOf, pairKey(id, ""), func(k, v []byte) bool {
+			in = append(in, membership{string(k[len(k)-idLen:]), decodeUint(v)})
 			return true
 		})
-		for _, gid := range gids {
-			if err := d.members.Delete(pairKey(gid, id)); err != nil {
-				return err
-			}
-			if err := d.memberOf.Delete(pairKey(id, gid)); err != nil {
+		for _, m := range in {
+			gid := m.gid
+			if err := d.unlinkMember(gid, id, m.pos); err != nil {
 				return err
 			}
 			g, err := d.touchGroup(gid, -1)

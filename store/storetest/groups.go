@@ -85,7 +85,7 @@ func testGroupCRUD(t *testing.T, e *env) {
 		_, err = e.s.UpdateGroup(e.ctx, e.a, id, 0, func(*store.Group, store.Members) (store.MemberChange, error) { return store.MemberChange{}, nil })
 		isErr(t, err, store.ErrNotFound, fmt.Sprintf("UpdateGroup(%q)", id))
 		isErr(t, e.s.DeleteGroup(e.ctx, e.a, id, 0), store.ErrNotFound, fmt.Sprintf("DeleteGroup(%q)", id))
-		_, err = e.s.GroupMembers(e.ctx, e.a, id, "", 10)
+		_, err = e.s.GroupMembers(e.ctx, e.a, id, 0, 10)
 		isErr(t, err, store.ErrNotFound, fmt.Sprintf("GroupMembers(%q)", id))
 	}
 
@@ -296,7 +296,7 @@ func testConcurrentMemberAdds(t *testing.T, e *env) {
 					t.Errorf("concurrent Group() = %v", err)
 					return
 				}
-				refs, err := e.s.GroupMembers(e.ctx, e.a, g.ID, "", n+1)
+				refs, err := e.s.GroupMembers(e.ctx, e.a, g.ID, 0, n+1)
 				if err != nil {
 					t.Errorf("concurrent GroupMembers() = %v", err)
 					return
@@ -349,7 +349,7 @@ func testMembersInCallback(t *testing.T, e *env) {
 		t.Errorf("Members.Has mismatch (-want +got):\n%s", d)
 	}
 	if w := sorted([]string{a.ID, b.ID}); !slices.Equal(each, w) {
-		t.Errorf("Members.Each = %v; want %v (id order)", each, w)
+		t.Errorf("Members.Each = %v; want %v (the order added, which is id order for CreateGroup)", each, w)
 	}
 	if len(first) != 1 {
 		t.Errorf("Members.Each stopped after %v; want one call", first)
@@ -473,7 +473,7 @@ func testDeleteGroupCascade(t *testing.T, e *env) {
 	if got := e.getUser(e.a, b.ID).Groups; len(got) != 0 {
 		t.Errorf("User(b).Groups after DeleteGroup(G1) = %v; want none", got)
 	}
-	_, err := e.s.GroupMembers(e.ctx, e.a, g1.ID, "", 10)
+	_, err := e.s.GroupMembers(e.ctx, e.a, g1.ID, 0, 10)
 	isErr(t, err, store.ErrNotFound, "GroupMembers(deleted group)")
 	if p := e.listGroups(e.a, store.Query{Count: 10}); p.Total != 1 || len(p.Groups) != 1 || p.Groups[0].ID != g2.ID {
 		t.Errorf("ListGroups() after DeleteGroup(G1) = %v (total %d); want [G2]", groupNames(p.Groups), p.Total)

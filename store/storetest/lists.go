@@ -367,64 +367,88 @@ func testGroupMembersChunks(t *testing.T, e *env) {
 	for i := range n {
 		ids = append(ids, e.user(e.a, fmt.Sprintf("m%02d", i), func(u *store.User) { u.DisplayName = fmt.Sprintf("Person %02d", i) }).ID)
 	}
+	// CreateGroup adds its members in id order.
 	g := e.group(e.a, "Big", ids...)
 	e.group(e.a, "Other", ids[:3]...)
-	outsider := e.user(e.a, "outsider")
 	ids = sorted(ids)
-	refs := func(ids []string) []store.MemberRef {
-		out := make([]store.MemberRef, len(ids))
-		for i, id := range ids {
-			out[i] = store.MemberRef{ID: id, DisplayName: e.getUser(e.a, id).DisplayName}
+	refs := func(got []store.MemberRef) []string {
+		out := make([]string, len(got))
+		for i, r := range got {
+			out[i] = r.ID + " " + r.DisplayName
 		}
 		return out
 	}
-	get := func(after string, limit int) []store.MemberRef {
+	names := func(ids []string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = id + " " + e.getUser(e.a, id).DisplayName
+		}
+		return out
+	}
+	get := func(after uint64, limit int) []store.MemberRef {
 		t.Helper()
 		got, err := e.s.GroupMembers(e.ctx, e.a, g.ID, after, limit)
 		if err != nil {
-			t.Fatalf("GroupMembers(%q, %d) = %v", after, limit, err)
+			t.Fatalf("GroupMembers(%d, %d) = %v", after, limit, err)
 		}
 		return got
 	}
-	var all []store.MemberRef
-	after := ""
-	for chunk := 0; ; chunk++ {
-		got := get(after, 10)
-		wantLen := max(0, min(10, n-10*chunk))
-		if len(got) != wantLen {
-			t.Fatalf("GroupMembers(after %q, 10) = %d members; want %d", after, len(got), wantLen)
+	chunks := func() []store.MemberRef {
+		t.Helper()
+		var all []store.MemberRef
+		var after uint64
+		for {
+			got := get(after, 10)
+			for _, r := range got {
+				if r.Pos <= after {
+					t.Fatalf("GroupMembers(after %d, 10): %s at position %d; want growing positions", after, r.ID, r.Pos)
+				}
+				after = r.Pos
+			}
+			all = append(all, got...)
+			if len(got) < 10 {
+				return all
+			}
 		}
-		if len(got) == 0 {
-			break
-		}
-		all = append(all, got...)
-		after = got[len(got)-1].ID
 	}
-	if d := diff(refs(ids), all); d != "" {
+	all := chunks()
+	if d := diff(names(ids), refs(all)); d != "" {
 		t.Errorf("GroupMembers in chunks of 10 mismatch (-want +got):\n%s", d)
 	}
-	if got := get("", 0); len(got) != 0 {
+	if got := get(0, 0); len(got) != 0 {
 		t.Errorf("GroupMembers(limit 0) = %v; want none", got)
 	}
-	// after need not be a member.
-	if d := diff(refs(ids[5:8]), get(ids[4]+"~", 3)); d != "" {
-		t.Errorf("GroupMembers(after a non-member between 5th and 6th) mismatch (-want +got):\n%s", d)
+	if got := get(all[n-1].Pos, 10); len(got) != 0 {
+		t.Errorf("GroupMembers(after the last) = %v; want none", got)
 	}
-	var wantAfterOutsider []string
-	for _, id := range ids {
-		if id > outsider.ID {
-			wantAfterOutsider = append(wantAfterOutsider, id)
-		}
+	if got := get(^uint64(0), 10); len(got) != 0 {
+		t.Errorf("GroupMembers(after the largest position) = %v; want none", got)
 	}
-	if d := diff(refs(wantAfterOutsider), get(outsider.ID, n)); d != "" {
-		t.Errorf("GroupMembers(after a user outside the group) mismatch (-want +got):\n%s", d)
+	// A member removed between two chunks does not lose the reader's place.
+	e.change(e.a, g.ID, store.MemberChange{Remove: []string{ids[5]}})
+	if d := diff(names(ids[6:9]), refs(get(all[5].Pos, 3))); d != "" {
+		t.Errorf("GroupMembers(after a removed member's position) mismatch (-want +got):\n%s", d)
+	}
+	// Members added later come last, whatever their ids: a user created
+	// after the others, then one removed and added again.
+	late := e.user(e.a, "late", func(u *store.User) { u.DisplayName = "Late" })
+	e.change(e.a, g.ID, store.MemberChange{Add: []string{late.ID}})
+	e.change(e.a, g.ID, store.MemberChange{Add: []string{ids[5]}})
+	e.change(e.a, g.ID, store.MemberChange{Remove: []string{ids[0]}})
+	e.change(e.a, g.ID, store.MemberChange{Add: []string{ids[0]}})
+	var want []string
+	want = append(want, ids[1:5]...)
+	want = append(want, ids[6:]...)
+	want = append(want, late.ID, ids[5], ids[0])
+	if d := diff(names(want), refs(chunks())); d != "" {
+		t.Errorf("GroupMembers after removals and adds mismatch (-want +got):\n%s", d)
 	}
 	// Display names are the users' current ones.
-	if _, err := e.s.UpdateUser(e.ctx, e.a, ids[0], 0, func(u *store.User) error { u.DisplayName = "Renamed"; return nil }); err != nil {
+	if _, err := e.s.UpdateUser(e.ctx, e.a, ids[1], 0, func(u *store.User) error { u.DisplayName = "Renamed"; return nil }); err != nil {
 		t.Fatalf("UpdateUser() = %v", err)
 	}
-	if got := get("", 1); len(got) != 1 || got[0].DisplayName != "Renamed" {
-		t.Errorf("GroupMembers(\"\", 1) after renaming the first member = %v; want display name Renamed", got)
+	if got := get(0, 1); len(got) != 1 || got[0].DisplayName != "Renamed" {
+		t.Errorf("GroupMembers(0, 1) after renaming the first member = %v; want display name Renamed", got)
 	}
 }
 
@@ -467,7 +491,7 @@ func testContextDone(t *testing.T, e *env) {
 		},
 		"DeleteGroup":  func() error { return e.s.DeleteGroup(ctx, e.a, g.ID, 0) },
 		"ListGroups":   func() error { _, err := e.s.ListGroups(ctx, e.a, store.Query{Count: 10}); return err },
-		"GroupMembers": func() error { _, err := e.s.GroupMembers(ctx, e.a, g.ID, "", 10); return err },
+		"GroupMembers": func() error { _, err := e.s.GroupMembers(ctx, e.a, g.ID, 0, 10); return err },
 		"Events":       func() error { _, err := e.s.Events(ctx, "acme", store.EventQuery{}); return err },
 		"PruneEvents": func() error {
 			_, err := e.s.PruneEvents(ctx, "acme", time.Now().Add(time.Hour), math.MaxUint64)

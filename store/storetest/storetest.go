@@ -182,23 +182,28 @@ func (e *env) change(dir store.DirKey, gid string, c store.MemberChange) store.G
 	return g
 }
 
-// members lists every member id of a group through GroupMembers.
+// members lists every member id of a group through GroupMembers, in id
+// order (GroupMembers lists them in the order they were added), checking
+// that positions only grow.
 func (e *env) members(dir store.DirKey, gid string) []string {
 	e.t.Helper()
 	var ids []string
-	after := ""
+	var after uint64
 	for {
 		refs, err := e.s.GroupMembers(e.ctx, dir, gid, after, 100)
 		if err != nil {
-			e.t.Fatalf("GroupMembers(%v, %s, %q, 100) = %v", dir, gid, after, err)
+			e.t.Fatalf("GroupMembers(%v, %s, %d, 100) = %v", dir, gid, after, err)
 		}
 		for _, r := range refs {
+			if r.Pos <= after {
+				e.t.Fatalf("GroupMembers(%v, %s, %d, 100): member %s at position %d; want positions above %d, growing", dir, gid, after, r.ID, r.Pos, after)
+			}
+			after = r.Pos
 			ids = append(ids, r.ID)
 		}
 		if len(refs) < 100 {
-			return ids
+			return sorted(ids)
 		}
-		after = refs[len(refs)-1].ID
 	}
 }
 

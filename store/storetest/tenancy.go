@@ -198,7 +198,7 @@ func testDirectoryIsolation(t *testing.T, e *env) {
 		})
 		isErr(t, err, store.ErrNotFound, call("UpdateGroup"))
 		isErr(t, e.s.DeleteGroup(e.ctx, dir, admins.ID, 0), store.ErrNotFound, call("DeleteGroup"))
-		_, err = e.s.GroupMembers(e.ctx, dir, admins.ID, "", 10)
+		_, err = e.s.GroupMembers(e.ctx, dir, admins.ID, 0, 10)
 		isErr(t, err, store.ErrNotFound, call("GroupMembers"))
 	}
 

@@ -1,0 +1,217 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// Memberships are kept twice, one key per side, so that both a group's
+// members and a user's groups are a prefix scan:
+//
+//   - members: group id 0x00 position (8 bytes, big endian) = user id. A
+//     member's position is one more than the group's last when it was
+//     added, so members are listed in the order they were added, and adding
+//     members to a group writes to the end of the group's range: the pages
+//     an add of 100 members touches do not depend on how large the group is.
+//   - memberof: user id 0x00 group id = the member's position, so that a
+//     removal finds the members key without a scan.
+
+// memberKeyLen is the length of a members key.
+const memberKeyLen = idLen + 1 + 8
+
+// memberKey returns group id 0x00 pos.
+func memberKey(groupID string, pos uint64) []byte {
+	k := make([]byte, 0, len(groupID)+9)
+	k = append(k, groupID...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, pos)
+}
+
+// lastMemberPos returns the position of the group's last member, or 0 if
+// it has none.
+func lastMemberPos(members *bbolt.Bucket, groupID string) uint64 {
+	prefix := pairKey(groupID, "")
+	end := append(bytes.Clone(prefix[:len(prefix)-1]), 1) // just past the group's range
+	c := members.Cursor()
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if len(k) != memberKeyLen || !bytes.HasPrefix(k, prefix) {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[len(prefix):])
+}
+
+// memberPos returns the position of userID in groupID, or false if it is
+// not a member.
+func (d *dirTx) memberPos(groupID, userID string) (uint64, bool) {
+	v := d.memberOf.Get(pairKey(userID, groupID))
+	if len(v) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(v), true
+}
+
+// setMember makes userID a member of groupID (in) or not, writing the two
+// membership keys and the user's new version, and emitting
+// group.member_added or group.member_removed (with groupName), only if that
+// is a change. It reports whether it changed anything.
+func (d *dirTx) setMember(groupID, groupName, userID string, in bool) (bool, error) {
+	pos, member := d.memberPos(groupID, userID)
+	if member == in {
+		return false, nil
+	}
+	if in {
+		pos = lastMemberPos(d.members, groupID) + 1
+		if err := d.members.Put(memberKey(groupID, pos), []byte(userID)); err != nil {
+			return false, err
+		}
+		if err := d.memberOf.Put(pairKey(userID, groupID), encodeUint(pos)); err != nil {
+			return false, err
+		}
+	} else {
+		if err := d.unlinkMember(groupID, userID, pos); err != nil {
+			return false, err
+		}
+	}
+	userName, err := d.touchUser(userID)
+	if err != nil {
+		return false, err
+	}
+	d.accessChanged(userID)
+	return true, d.emitMember(in, groupID, groupName, userID, userName)
+}
+
+// unlinkMember deletes both keys of a membership at pos.
+func (d *dirTx) unlinkMember(groupID, userID string, pos uint64) error {
+	if err := d.members.Delete(memberKey(groupID, pos)); err != nil {
+		return err
+	}
+	return d.memberOf.Delete(pairKey(userID, groupID))
+}
+
+// eachMember calls fn with the position and user id of every member of the
+// group, in position order, until fn returns false. userID is valid only
+// during the call.
+func eachMember(members *bbolt.Bucket, groupID string, after uint64, fn func(pos uint64, userID []byte) bool) {
+	if after == ^uint64(0) {
+		return
+	}
+	prefix := pairKey(groupID, "")
+	c := members.Cursor()
+	k, v := c.Seek(memberKey(groupID, after+1))
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != memberKeyLen {
+			continue
+		}
+		if !fn(binary.BigEndian.Uint64(k[len(prefix):]), v) {
+			return
+		}
+	}
+}
+
+// memberIDs returns the member ids of a group in id order.
+func (d *dirTx) memberIDs(groupID string) []string {
+	var ids []string
+	eachMember(d.members, groupID, 0, func(_ uint64, uid []byte) bool {
+		ids = append(ids, string(uid))
+		return true
+	})
+	slices.Sort(ids)
+	return ids
+}
+
+// members is store.Members over one transaction.
+type members struct {
+	d       *dirTx
+	groupID string
+}
+
+func (m members) Has(userID string) bool {
+	if len(userID) != idLen {
+		return false
+	}
+	_, ok := m.d.memberPos(m.groupID, userID)
+	return ok
+}
+
+func (m members) Each(fn func(userID string) bool) {
+	eachMember(m.d.members, m.groupID, 0, func(_ uint64, uid []byte) bool {
+		return fn(string(uid))
+	})
+}
+
+// migrateMemberPositions is migration 4: members keys change from group id
+// 0x00 user id (empty value) to group id 0x00 position = user id, and
+// memberof values from empty to the position. Each group's members keep
+// their old order (user id order) as positions 1, 2, ….
+func migrateMemberPositions(tx *bbolt.Tx) error {
+	return tx.Bucket(bucketDirs).ForEachBucket(func(org []byte) error {
+		ob := tx.Bucket(bucketDirs).Bucket(org)
+		return ob.ForEachBucket(func(name []byte) error {
+			if err := migrateDirMembers(ob.Bucket(name)); err != nil {
+				return fmt.Errorf("directory %s/%s: %w", org, name, err)
+			}
+			return nil
+		})
+	})
+}
+
+func migrateDirMembers(dir *bbolt.Bucket) error {
+	old := dir.Bucket(bucketMembers)
+	memberOf := dir.Bucket(bucketMemberOf)
+	if old == nil || memberOf == nil {
+		return fmt.Errorf("missing bucket %s or %s", bucketMembers, bucketMemberOf)
+	}
+	type pair struct{ group, user string }
+	var pairs []pair
+	if err := old.ForEach(func(k, _ []byte) error {
+		if len(k) != 2*idLen+1 || k[idLen] != 0 {
+			return fmt.Errorf("members key %q is not group id 0x00 user id", k)
+		}
+		pairs = append(pairs, pair{string(k[:idLen]), string(k[idLen+1:])})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := dir.DeleteBucket(bucketMembers); err != nil {
+		return err
+	}
+	members, err := dir.CreateBucket(bucketMembers)
+	if err != nil {
+		return err
+	}
+	members.FillPercent = appendFill // keys are written in order
+	var pos uint64
+	for i, p := range pairs {
+		if i == 0 || p.group != pairs[i-1].group {
+			pos = 0
+		}
+		pos++
+		if err := members.Put(memberKey(p.group, pos), []byte(p.user)); err != nil {
+			return err
+		}
+		uk := pairKey(p.user, p.group)
+		if !has(memberOf, uk) {
+			return fmt.Errorf("member %s of group %s has no memberof key", p.user, p.group)
+		}
+		if err := memberOf.Put(uk, encodeUint(pos)); err != nil {
+			return err
+		}
+	}
+	n := 0
+	if err := memberOf.ForEach(func(_, _ []byte) error { n++; return nil }); err != nil {
+		return err
+	}
+	if n != len(pairs) {
+		return fmt.Errorf("%d memberof keys for %d members keys", n, len(pairs))
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package bolt
+
+import (
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/scimbridge/scimbridge/store"
+)
+
+// unpackFixture writes testdata/name.gz, gunzipped, to a temp file and
+// returns its path.
+func unpackFixture(t *testing.T, name string) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name+".gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// checkMemberKeys checks that the members and memberof buckets of dir
+// describe the same memberships: every members key is group 0x00 position
+// with a user id for value, its memberof key holds the same position, and
+// there are as many of one as of the other. It returns each group's member
+// ids in position order.
+func checkMemberKeys(t *testing.T, db *DB, dir store.DirKey) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	if err := db.bolt.View(func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		n := 0
+		if err := d.members.ForEach(func(k, v []byte) error {
+			n++
+			if len(k) != memberKeyLen || k[idLen] != 0 || len(v) != idLen {
+				return fmt.Errorf("members key %q = %q; want group id 0x00 position = user id", k, v)
+			}
+			gid, pos := string(k[:idLen]), binary.BigEndian.Uint64(k[idLen+1:])
+			if got, ok := d.memberPos(gid, string(v)); !ok || got != pos {
+				return fmt.Errorf("memberof of %s in %s = %d, %v; want position %d", v, gid, got, ok, pos)
+			}
+			out[gid] = append(out[gid], string(v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		m := 0
+		if err := d.memberOf.ForEach(func(_, _ []byte) error { m++; return nil }); err != nil {
+			return err
+		}
+		if m != n {
+			return fmt.Errorf("%d memberof keys for %d members keys", m, n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMigrateMemberPositions opens a schema-3 file (see
+// testdata/schema3.md), whose members keys are group id 0x00 user id:
+// migration 4 gives each group's members positions 1, 2, … in their old
+// order, and memberships read, change and go away as in a new file.
+func TestMigrateMemberPositions(t *testing.T) {
+	db := open(t, unpackFixture(t, "schema3.db"), Options{})
+	defer db.Close()
+	ctx := t.Context()
+	if err := db.bolt.View(func(tx *bbolt.Tx) error {
+		if v := schemaVersion(tx); v != 4 {
+			t.Errorf("schema after Open = %d; want 4", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := store.DirKey{Org: "acme", Directory: "okta"}
+	const eng, sales = "01a196fb-160d-72f4-abd2-0a03d3971a79", "01a196fb-160f-761b-bac7-393299a8035c"
+	users := []string{
+		"01a196fb-1603-733b-a735-10e1855b642b",
+		"01a196fb-1605-7e5a-b482-2f37bbbd06ef",
+		"01a196fb-1607-745f-8c62-2c5af1ce5edc",
+		"01a196fb-1609-7e0f-b7d7-0c4a2372b149",
+		"01a196fb-160b-7eb7-b8ef-7e640ba658e9",
+	}
+	want := map[string][]string{
+		eng:   {users[0], users[1], users[3], users[4]},
+		sales: {users[1], users[3]},
+	}
+	if d := cmp.Diff(want, checkMemberKeys(t, db, dir)); d != "" {
+		t.Fatalf("memberships after migration mismatch (-want +got):\n%s", d)
+	}
+	refs, err := db.GroupMembers(ctx, dir, eng, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i, r := range refs {
+		if r.Pos != uint64(i+1) {
+			t.Errorf("GroupMembers(Engineering)[%d] at position %d; want %d", i, r.Pos, i+1)
+		}
+		got = append(got, r.ID+" "+r.DisplayName)
+	}
+	if want := []string{users[0] + " User 0", users[1] + " User 1", users[3] + " User 3", users[4] + " User 4"}; !slices.Equal(got, want) {
+		t.Errorf("GroupMembers(Engineering) after migration = %v; want %v", got, want)
+	}
+	u, err := db.User(ctx, dir, users[1])
+	if err != nil || len(u.Groups) != 2 {
+		t.Errorf("User(user1) after migration = %+v, %v; want two groups", u, err)
+	}
+	// Remove from the middle, add back (to the end), delete a user.
+	for _, ch := range []store.MemberChange{{Remove: []string{users[1]}}, {Add: []string{users[2], users[1]}}} {
+		if _, err := db.UpdateGroup(ctx, dir, eng, 0, func(*store.Group, store.Members) (store.MemberChange, error) { return ch, nil }); err != nil {
+			t.Fatalf("UpdateGroup(Engineering, %+v) after migration = %v", ch, err)
+		}
+	}
+	if err := db.DeleteUser(ctx, dir, users[3], 0); err != nil {
+		t.Fatalf("DeleteUser(user3) after migration = %v", err)
+	}
+	want = map[string][]string{
+		eng:   {users[0], users[4], users[1], users[2]},
+		sales: {users[1]},
+	}
+	if d := cmp.Diff(want, checkMemberKeys(t, db, dir)); d != "" {
+		t.Errorf("memberships after changes mismatch (-want +got):\n%s", d)
+	}
+	for gid, n := range map[string]int{eng: 4, sales: 1} {
+		if g, err := db.Group(ctx, dir, gid); err != nil || g.MemberCount != n {
+			t.Errorf("Group(%s) = %d members, %v; want %d", gid, g.MemberCount, err, n)
+		}
+	}
+}
