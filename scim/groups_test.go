@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
 
+	"github.com/scimbridge/scimbridge/internal/reqlog"
 	"github.com/scimbridge/scimbridge/scim"
 	"github.com/scimbridge/scimbridge/store"
 )
@@ -215,5 +219,67 @@ func TestLargeGroupStreams(t *testing.T) {
 	}
 	if m := list[0].(map[string]any)["members"].([]any)[0].(map[string]any); len(m) != 1 || m["value"] == nil {
 		t.Errorf("member with attributes=members.value = %v; want only value", m)
+	}
+}
+
+// betweenChunks is the real store with a hook run after the first chunk of
+// a group's members is read, as a concurrent request would change the group
+// between two chunks of a streamed GET.
+type betweenChunks struct {
+	store.Store
+	once sync.Once
+	hook func()
+}
+
+func (s *betweenChunks) GroupMembers(ctx context.Context, dir store.DirKey, groupID string, after uint64, limit int) ([]store.MemberRef, error) {
+	refs, err := s.Store.GroupMembers(ctx, dir, groupID, after, limit)
+	if after == 0 {
+		s.once.Do(s.hook)
+	}
+	return refs, err
+}
+
+// TestStreamedGroupListsEachMemberOnce changes a group while its members
+// stream: a member already sent is removed and added again (it goes to the
+// end), and a new member is added. The response lists every member once,
+// and not the one added after the group was read.
+func TestStreamedGroupListsEachMemberOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 1,500-member group")
+	}
+	e := newEnv(t, scim.Config{})
+	dir := store.DirKey{Org: "acme", Directory: "okta"}
+	ctx := context.Background()
+	const n = 1500 // two chunks
+	var members []string
+	for i := range n + 1 {
+		u, err := e.st.CreateUser(ctx, dir, store.User{UserName: fmt.Sprintf("m%05d@example.com", i), Active: true,
+			Attributes: []byte(fmt.Sprintf(`{"userName":"m%05d@example.com","active":true}`, i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, u.ID)
+	}
+	members, late := sorted(members...)[:n], sorted(members...)[n]
+	gid := e.createGroup("everyone", members...).str("id")
+	change := func(ch store.MemberChange) {
+		if _, err := e.st.UpdateGroup(ctx, dir, gid, 0, func(*store.Group, store.Members) (store.MemberChange, error) { return ch, nil }); err != nil {
+			t.Errorf("UpdateGroup(%+v) = %v", ch, err)
+		}
+	}
+	hooked := &betweenChunks{Store: e.st, hook: func() {
+		change(store.MemberChange{Remove: []string{members[0]}})
+		change(store.MemberChange{Add: []string{members[0], late}})
+	}}
+	srv := httptest.NewServer(reqlog.Wrap(zerolog.New(zerolog.NewTestWriter(t)), scim.New(hooked, scim.Config{}), scim.WritePanic))
+	defer srv.Close()
+	streamed := *e
+	streamed.base = srv.URL + "/scim/v2/acme/okta"
+	if diff := cmp.Diff(members, streamed.memberIDs(gid)); diff != "" {
+		t.Errorf("members streamed while the group changed (-want +got):\n%s", diff)
+	}
+	// A new read sees the change.
+	if diff := cmp.Diff(sorted(append(slices.Clone(members), late)...), e.memberIDs(gid)); diff != "" {
+		t.Errorf("members read after the change (-want +got):\n%s", diff)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog/hlog"
@@ -292,12 +293,19 @@ func (s *Server) writeGroup(c *call, w io.Writer, g store.Group, p projection) e
 	if _, err := w.Write(b); err != nil {
 		return err
 	}
+	// Chunks are read in separate transactions. The stream stops at the
+	// last position the group had when it was read, so a member removed
+	// and added again meanwhile (it goes to the end) is not listed twice.
 	var after uint64
-	first := true
-	for {
+	first, done := true, false
+	for !done {
 		refs, err := s.store.GroupMembers(c.r.Context(), c.dir.Key(), g.ID, after, memberChunk)
 		if err != nil {
 			return err
+		}
+		done = len(refs) < memberChunk
+		if i := slices.IndexFunc(refs, func(m store.MemberRef) bool { return m.Pos > g.LastPos }); i >= 0 {
+			refs, done = refs[:i], true
 		}
 		var buf bytes.Buffer
 		for _, m := range refs {
@@ -328,10 +336,9 @@ func (s *Server) writeGroup(c *call, w io.Writer, g store.Group, p projection) e
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			return err
 		}
-		if len(refs) < memberChunk {
-			break
+		if len(refs) > 0 {
+			after = refs[len(refs)-1].Pos
 		}
-		after = refs[len(refs)-1].Pos
 	}
 	_, err = w.Write([]byte("]}"))
 	return err

@@ -157,17 +157,22 @@ type Group struct {
 	ExternalID  string // indexed case-exactly, not unique
 	Attributes  []byte
 	MemberCount int
-	Version     uint64
-	Created     time.Time
-	Modified    time.Time
+	// LastPos is the highest position (MemberRef.Pos) the group ever gave
+	// a member; a stream of the members that stops there lists each member
+	// at most once, even if members are removed and added while it reads.
+	LastPos  uint64
+	Version  uint64
+	Created  time.Time
+	Modified time.Time
 }
 
 // MemberRef is one member of a group as listed.
 type MemberRef struct {
 	ID          string
 	DisplayName string // the member's current displayName
-	// Pos is the member's place in the group: it grows with each member
-	// added, and a member removed and added again goes to the end.
+	// Pos is the member's place in the group: each member added gets a
+	// position above every one the group gave before (positions are never
+	// reused), so a member removed and added again goes to the end.
 	Pos uint64
 }
 

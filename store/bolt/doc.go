@@ -26,7 +26,9 @@
 // empty outbox for every existing org (what happened before the upgrade has
 // no events: the first write after it is seq 1 of its org); version 3 adds
 // the rules and access buckets for every existing org (no org has rules
-// yet, so nobody has access). The fold
+// yet, so nobody has access); version 4 keys members by position instead
+// of user id (each group's members keep their id order as positions 1, 2,
+// …, memberof values and the groups' lastPos are set to match). The fold
 // (store.Fold) is part of the schema: index keys are folded at write time
 // and lookups fold at read time, so changing the fold needs a migration that
 // rebuilds the folded indexes.

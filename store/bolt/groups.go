@@ -20,16 +20,19 @@ type groupRecord struct {
 	ExternalID  string          `json:"externalId,omitempty"`
 	Attributes  json.RawMessage `json:"attributes,omitempty"`
 	MemberCount int             `json:"memberCount"`
-	Version     uint64          `json:"version"`
-	Created     time.Time       `json:"created"`
-	Modified    time.Time       `json:"modified"`
+	// LastPos is the highest member position given (see members.go): the
+	// next member added gets LastPos+1.
+	LastPos  uint64    `json:"lastPos,omitempty"`
+	Version  uint64    `json:"version"`
+	Created  time.Time `json:"created"`
+	Modified time.Time `json:"modified"`
 }
 
 // group returns the record as a store.Group that shares r's slices.
 func (r *groupRecord) group(id string) store.Group {
 	return store.Group{
 		ID: id, DisplayName: r.DisplayName, ExternalID: r.ExternalID,
-		Attributes: r.Attributes, MemberCount: r.MemberCount,
+		Attributes: r.Attributes, MemberCount: r.MemberCount, LastPos: r.LastPos,
 		Version: r.Version, Created: r.Created, Modified: r.Modified,
 	}
 }
@@ -130,7 +133,7 @@ func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, 
 			return err
 		}
 		for _, uid := range slices.Compact(slices.Sorted(slices.Values(memberIDs))) {
-			changed, err := d.setMember(id, r.DisplayName, uid, true)
+			changed, err := d.setMember(id, &r, uid, true)
 			if err != nil {
 				return err
 			}
@@ -205,7 +208,7 @@ func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 		if err != nil {
 			return err
 		}
-		r.MemberCount, r.Version, r.Created, r.Modified = old.MemberCount, old.Version+1, old.Created, d.now
+		r.MemberCount, r.LastPos, r.Version, r.Created, r.Modified = old.MemberCount, old.LastPos, old.Version+1, old.Created, d.now
 		if err := d.reindexGroup(id, &old, &r); err != nil {
 			return err
 		}
@@ -232,7 +235,7 @@ func (db *DB) UpdateGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 			if uid == "" {
 				continue
 			}
-			changed, err := d.setMember(id, r.DisplayName, uid, want[uid])
+			changed, err := d.setMember(id, &r, uid, want[uid])
 			if err != nil {
 				return err
 			}
@@ -290,7 +293,7 @@ func (db *DB) DeleteGroup(ctx context.Context, dir store.DirKey, id string, ifVe
 			return err
 		}
 		for _, uid := range d.memberIDs(id) {
-			if _, err := d.setMember(id, old.DisplayName, uid, false); err != nil {
+			if _, err := d.setMember(id, &old, uid, false); err != nil {
 				return err
 			}
 		}

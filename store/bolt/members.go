@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 
 	bbolt "go.etcd.io/bbolt"
@@ -13,10 +14,11 @@ import (
 // members and a user's groups are a prefix scan:
 //
 //   - members: group id 0x00 position (8 bytes, big endian) = user id. A
-//     member's position is one more than the group's last when it was
-//     added, so members are listed in the order they were added, and adding
-//     members to a group writes to the end of the group's range: the pages
-//     an add of 100 members touches do not depend on how large the group is.
+//     member added gets the group's next position (groupRecord.LastPos+1;
+//     positions are never reused), so members are listed in the order they
+//     were added, and adding members to a group writes at the end of the
+//     group's range: the pages an add of 100 members touches do not depend
+//     on how large the group is.
 //   - memberof: user id 0x00 group id = the member's position, so that a
 //     removal finds the members key without a scan.
 
@@ -31,24 +33,6 @@ func memberKey(groupID string, pos uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, pos)
 }
 
-// lastMemberPos returns the position of the group's last member, or 0 if
-// it has none.
-func lastMemberPos(members *bbolt.Bucket, groupID string) uint64 {
-	prefix := pairKey(groupID, "")
-	end := append(bytes.Clone(prefix[:len(prefix)-1]), 1) // just past the group's range
-	c := members.Cursor()
-	k, _ := c.Seek(end)
-	if k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	if len(k) != memberKeyLen || !bytes.HasPrefix(k, prefix) {
-		return 0
-	}
-	return binary.BigEndian.Uint64(k[len(prefix):])
-}
-
 // memberPos returns the position of userID in groupID, or false if it is
 // not a member.
 func (d *dirTx) memberPos(groupID, userID string) (uint64, bool) {
@@ -59,17 +43,22 @@ func (d *dirTx) memberPos(groupID, userID string) (uint64, bool) {
 	return binary.BigEndian.Uint64(v), true
 }
 
-// setMember makes userID a member of groupID (in) or not, writing the two
+// setMember makes userID a member of group g (in) or not, writing the two
 // membership keys and the user's new version, and emitting
-// group.member_added or group.member_removed (with groupName), only if that
-// is a change. It reports whether it changed anything.
-func (d *dirTx) setMember(groupID, groupName, userID string, in bool) (bool, error) {
+// group.member_added or group.member_removed, only if that is a change.
+// It reports whether it changed anything. An add takes g's next position:
+// the caller writes g.
+func (d *dirTx) setMember(groupID string, g *groupRecord, userID string, in bool) (bool, error) {
 	pos, member := d.memberPos(groupID, userID)
 	if member == in {
 		return false, nil
 	}
 	if in {
-		pos = lastMemberPos(d.members, groupID) + 1
+		if g.LastPos == math.MaxUint64 {
+			return false, fmt.Errorf("group %s has given every member position", groupID)
+		}
+		g.LastPos++
+		pos = g.LastPos
 		if err := d.members.Put(memberKey(groupID, pos), []byte(userID)); err != nil {
 			return false, err
 		}
@@ -86,7 +75,7 @@ func (d *dirTx) setMember(groupID, groupName, userID string, in bool) (bool, err
 		return false, err
 	}
 	d.accessChanged(userID)
-	return true, d.emitMember(in, groupID, groupName, userID, userName)
+	return true, d.emitMember(in, groupID, g.DisplayName, userID, userName)
 }
 
 // unlinkMember deletes both keys of a membership at pos.
@@ -151,7 +140,8 @@ func (m members) Each(fn func(userID string) bool) {
 // migrateMemberPositions is migration 4: members keys change from group id
 // 0x00 user id (empty value) to group id 0x00 position = user id, and
 // memberof values from empty to the position. Each group's members keep
-// their old order (user id order) as positions 1, 2, ….
+// their old order (user id order) as positions 1, 2, …, and the group
+// record's LastPos is the last of them.
 func migrateMemberPositions(tx *bbolt.Tx) error {
 	return tx.Bucket(bucketDirs).ForEachBucket(func(org []byte) error {
 		ob := tx.Bucket(bucketDirs).Bucket(org)
@@ -190,11 +180,13 @@ func migrateDirMembers(dir *bbolt.Bucket) error {
 	}
 	members.FillPercent = appendFill // keys are written in order
 	var pos uint64
+	posOf := map[string]uint64{} // group id → its last position
 	for i, p := range pairs {
 		if i == 0 || p.group != pairs[i-1].group {
 			pos = 0
 		}
 		pos++
+		posOf[p.group] = pos
 		if err := members.Put(memberKey(p.group, pos), []byte(p.user)); err != nil {
 			return err
 		}
@@ -212,6 +204,32 @@ func migrateDirMembers(dir *bbolt.Bucket) error {
 	}
 	if n != len(pairs) {
 		return fmt.Errorf("%d memberof keys for %d members keys", n, len(pairs))
+	}
+	// Each group's high-water mark is its member count.
+	groups := dir.Bucket(bucketGroups)
+	if groups == nil {
+		return fmt.Errorf("missing bucket %s", bucketGroups)
+	}
+	for i, p := range pairs {
+		if i+1 < len(pairs) && pairs[i+1].group == p.group {
+			continue
+		}
+		v := groups.Get([]byte(p.group))
+		if v == nil {
+			return fmt.Errorf("members of missing group %s", p.group)
+		}
+		var r groupRecord
+		if err := decode(v, &r); err != nil {
+			return fmt.Errorf("group %s: %w", p.group, err)
+		}
+		r.LastPos = posOf[p.group]
+		nv, err := encode(&r)
+		if err != nil {
+			return err
+		}
+		if err := groups.Put([]byte(p.group), nv); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -148,9 +148,60 @@ func TestMigrateMemberPositions(t *testing.T) {
 	if d := cmp.Diff(want, checkMemberKeys(t, db, dir)); d != "" {
 		t.Errorf("memberships after changes mismatch (-want +got):\n%s", d)
 	}
-	for gid, n := range map[string]int{eng: 4, sales: 1} {
-		if g, err := db.Group(ctx, dir, gid); err != nil || g.MemberCount != n {
-			t.Errorf("Group(%s) = %d members, %v; want %d", gid, g.MemberCount, err, n)
+	// Engineering had positions 1-4 and gave 5 and 6; Sales kept 2.
+	for gid, w := range map[string][2]int{eng: {4, 6}, sales: {1, 2}} {
+		if g, err := db.Group(ctx, dir, gid); err != nil || g.MemberCount != w[0] || g.LastPos != uint64(w[1]) {
+			t.Errorf("Group(%s) = %d members, last position %d, %v; want %d, %d", gid, g.MemberCount, g.LastPos, err, w[0], w[1])
 		}
+	}
+}
+
+// TestRemoveTailThenAdd removes a group's last 250 members and adds a
+// newer user in one update, while a later group follows it in the members
+// bucket: the removals empty whole pages before the add, and the add must
+// still take the next position, not overwrite the first. Positions are
+// never reused: the next add goes past every position given before.
+func TestRemoveTailThenAdd(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "sb.db"), Options{})
+	defer db.Close()
+	dir := setupOrg(t, db)
+	ctx := t.Context()
+	var ids []string
+	for i := range 402 {
+		name := fmt.Sprintf("user%04d@acme.example", i)
+		u, err := db.CreateUser(ctx, dir, store.User{UserName: name, Active: true, Attributes: []byte(fmt.Sprintf(`{"userName":%q}`, name))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	slices.Sort(ids)
+	members, late, later := ids[:400], ids[400], ids[401]
+	g, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "Big", Attributes: []byte(`{"displayName":"Big"}`)}, members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "Other", Attributes: []byte(`{"displayName":"Other"}`)}, members[:1]); err != nil {
+		t.Fatal(err)
+	}
+	change := func(ch store.MemberChange) store.Group {
+		t.Helper()
+		g, err := db.UpdateGroup(ctx, dir, g.ID, 0, func(*store.Group, store.Members) (store.MemberChange, error) { return ch, nil })
+		if err != nil {
+			t.Fatalf("UpdateGroup(%d removed, %d added) = %v", len(ch.Remove), len(ch.Add), err)
+		}
+		return g
+	}
+	got := change(store.MemberChange{Remove: members[150:], Add: []string{late}})
+	want := append(slices.Clone(members[:150]), late)
+	if d := cmp.Diff(want, checkMemberKeys(t, db, dir)[g.ID]); d != "" || got.MemberCount != 151 || got.LastPos != 401 {
+		t.Fatalf("after removing the last 250 and adding one: %d members, last position %d; want 151, 401; members mismatch (-want +got):\n%s", got.MemberCount, got.LastPos, d)
+	}
+	// Remove the last member, then add: its position is not given again.
+	change(store.MemberChange{Remove: []string{late}})
+	got = change(store.MemberChange{Add: []string{later}})
+	refs, err := db.GroupMembers(ctx, dir, g.ID, 150, 10)
+	if err != nil || len(refs) != 1 || refs[0].ID != later || refs[0].Pos != 402 || got.LastPos != 402 {
+		t.Errorf("GroupMembers(after 150) = %+v, %v, last position %d; want only the later user at 402", refs, err, got.LastPos)
 	}
 }
