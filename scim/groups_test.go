@@ -190,23 +190,30 @@ func TestConcurrentMemberAdds(t *testing.T) {
 	}
 }
 
+// storeUsers creates n users of acme/okta straight in the store (faster
+// than over HTTP), m00000@example.com ("M 0") and on, and returns their ids.
+func (e *env) storeUsers(n int) []string {
+	e.t.Helper()
+	dir := store.DirKey{Org: "acme", Directory: "okta"}
+	ids := make([]string, n)
+	for i := range n {
+		u, err := e.st.CreateUser(context.Background(), dir, store.User{UserName: fmt.Sprintf("m%05d@example.com", i), Active: true,
+			Attributes: []byte(fmt.Sprintf(`{"userName":"m%05d@example.com","active":true,"displayName":"M %d"}`, i, i))})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	return ids
+}
+
 func TestLargeGroupStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 2,500-member group")
 	}
 	e := newEnv(t, scim.Config{})
-	dir := store.DirKey{Org: "acme", Directory: "okta"}
-	ctx := context.Background()
 	const n = 2500 // more than two chunks of members
-	var members []string
-	for i := range n {
-		u, err := e.st.CreateUser(ctx, dir, store.User{UserName: fmt.Sprintf("m%05d@example.com", i), Active: true,
-			Attributes: []byte(fmt.Sprintf(`{"userName":"m%05d@example.com","active":true,"displayName":"M %d"}`, i, i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		members = append(members, u.ID)
-	}
+	members := e.storeUsers(n)
 	gid := e.createGroup("everyone", members...).str("id")
 	got := e.memberIDs(gid)
 	if diff := cmp.Diff(sorted(members...), got); diff != "" {
@@ -251,16 +258,8 @@ func TestStreamedGroupListsEachMemberOnce(t *testing.T) {
 	dir := store.DirKey{Org: "acme", Directory: "okta"}
 	ctx := context.Background()
 	const n = 1500 // two chunks
-	var members []string
-	for i := range n + 1 {
-		u, err := e.st.CreateUser(ctx, dir, store.User{UserName: fmt.Sprintf("m%05d@example.com", i), Active: true,
-			Attributes: []byte(fmt.Sprintf(`{"userName":"m%05d@example.com","active":true}`, i))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		members = append(members, u.ID)
-	}
-	members, late := sorted(members...)[:n], sorted(members...)[n]
+	all := sorted(e.storeUsers(n + 1)...)
+	members, late := all[:n], all[n]
 	gid := e.createGroup("everyone", members...).str("id")
 	change := func(ch store.MemberChange) {
 		if _, err := e.st.UpdateGroup(ctx, dir, gid, 0, func(*store.Group, store.Members) (store.MemberChange, error) { return ch, nil }); err != nil {
