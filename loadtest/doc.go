@@ -75,7 +75,9 @@
 //
 // Names start with Config.Prefix (default "bench-" and a random suffix),
 // so runs never collide with each other or with real data; lookups only
-// ask for names the run created. Without Cleanup everything created stays
+// ask for names the run created. After the prefix, userNames, group
+// displayNames and externalIds start with a hash of their number, so they
+// reach the server in no order, as a directory's do. Without Cleanup everything created stays
 // on the server. Every loop is bounded: counted phases by their counts,
 // timed phases by Duration (and 20 million operations), every request by
 // the client's 30-second timeout, and the whole run by Config.Timeout

@@ -13,12 +13,30 @@ import (
 	"time"
 )
 
+// scatter maps i to a 32-bit number that looks random (a bijective
+// integer hash: xor-shifts and odd multipliers, each one-to-one). Names and
+// externalIds start with it after the prefix, so that they arrive in no
+// particular order, as a directory's do (jane.doe after zoe.roe, Okta's
+// 00u… ids and Entra's GUIDs are random): numbered names would reach the
+// server's indexes in key order, each insert at the end of the last, and
+// measure a cheaper server than an IdP meets (about a fifth more creates
+// per second, measured).
+func scatter(i int, salt uint32) uint32 {
+	x := uint32(i) + salt*0x9E3779B9
+	x ^= x >> 16
+	x *= 0x7feb352d
+	x ^= x >> 15
+	x *= 0x846ca68b
+	x ^= x >> 16
+	return x
+}
+
 func (b *bench) userName(i int) string {
-	return fmt.Sprintf("%suser-%07d@example.com", b.cfg.Prefix, i)
+	return fmt.Sprintf("%s%08x.user-%07d@example.com", b.cfg.Prefix, scatter(i, 0), i)
 }
 
 func (b *bench) groupName(i int) string {
-	return fmt.Sprintf("%sgroup-%05d", b.cfg.Prefix, i)
+	return fmt.Sprintf("%s%08x.group-%05d", b.cfg.Prefix, scatter(i, 1), i)
 }
 
 // userBody is an Okta-shaped user create.
@@ -27,7 +45,7 @@ func (b *bench) userBody(i int) map[string]any {
 	return map[string]any{
 		"schemas":     []string{userURN},
 		"userName":    name,
-		"externalId":  fmt.Sprintf("00u%s%07d", strings.Trim(b.cfg.Prefix, "-"), i),
+		"externalId":  fmt.Sprintf("00u%08x%s%07d", scatter(i, 2), strings.Trim(b.cfg.Prefix, "-"), i),
 		"name":        map[string]any{"givenName": "Bench", "familyName": "User " + strconv.Itoa(i)},
 		"displayName": "Bench User " + strconv.Itoa(i),
 		"emails":      []map[string]any{{"primary": true, "value": name, "type": "work"}},
@@ -43,7 +61,7 @@ func (b *bench) groupBody(i int) map[string]any {
 	return map[string]any{
 		"schemas":     []string{groupURN},
 		"displayName": b.groupName(i),
-		"externalId":  fmt.Sprintf("%s%05d", b.cfg.Prefix, i),
+		"externalId":  fmt.Sprintf("%08x-%s%05d", scatter(i, 3), b.cfg.Prefix, i),
 		"members":     []any{},
 	}
 }
