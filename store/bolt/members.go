@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -210,24 +211,21 @@ func migrateDirMembers(dir *bbolt.Bucket) error {
 	if groups == nil {
 		return fmt.Errorf("missing bucket %s", bucketGroups)
 	}
-	for i, p := range pairs {
-		if i+1 < len(pairs) && pairs[i+1].group == p.group {
-			continue
-		}
-		v := groups.Get([]byte(p.group))
+	for _, gid := range slices.Sorted(maps.Keys(posOf)) {
+		v := groups.Get([]byte(gid))
 		if v == nil {
-			return fmt.Errorf("members of missing group %s", p.group)
+			return fmt.Errorf("members of missing group %s", gid)
 		}
 		var r groupRecord
 		if err := decode(v, &r); err != nil {
-			return fmt.Errorf("group %s: %w", p.group, err)
+			return fmt.Errorf("group %s: %w", gid, err)
 		}
-		r.LastPos = posOf[p.group]
+		r.LastPos = posOf[gid]
 		nv, err := encode(&r)
 		if err != nil {
 			return err
 		}
-		if err := groups.Put([]byte(p.group), nv); err != nil {
+		if err := groups.Put([]byte(gid), nv); err != nil {
 			return err
 		}
 	}
