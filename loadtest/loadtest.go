@@ -112,8 +112,10 @@ type Config struct {
 	// Cleanup deletes every user and group the run created, at the end,
 	// concurrently (a "cleanup" phase).
 	Cleanup bool
-	// Timeout bounds the whole run (DefaultTimeout when 0); when it passes,
-	// Run stops and returns what it measured with an error.
+	// Timeout bounds the whole run; when it passes, Run stops and returns
+	// what it measured with an error. 0 means DefaultTimeout, plus Duration
+	// when that is set, so a timed phase of an hour still has an hour for
+	// the counted phases around it.
 	Timeout time.Duration
 	// Client sends the requests. nil means the load tool's own HTTP/1.1
 	// keep-alive transport (see conns) with a 30-second timeout per
@@ -268,11 +270,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Client == nil {
 		defer b.client.CloseIdleConnections()
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, runTimeout(cfg))
 	defer cancel()
 
 	start := time.Now()
@@ -292,7 +290,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if b.cfg.Cleanup {
 		// Cleanup runs even after a timeout or cancellation, on its own
 		// bounded context.
-		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), runTimeout(cfg))
 		b.cleanup(cctx)
 		ccancel()
 	}
@@ -363,4 +361,12 @@ func newBench(cfg Config) (*bench, error) {
 		out = io.Discard
 	}
 	return &bench{cfg: cfg, client: client, out: out, report: Report{Workload: cfg.Workload}}, nil
+}
+
+// runTimeout is the bound of a whole run: see Config.Timeout.
+func runTimeout(cfg Config) time.Duration {
+	if cfg.Timeout > 0 {
+		return cfg.Timeout
+	}
+	return DefaultTimeout + max(cfg.Duration, 0)
 }
