@@ -239,6 +239,9 @@ func count(tx *bbolt.Tx, info *Info) error {
 			if n := d.groups.Stats().KeyN; n != groups {
 				return fmt.Errorf("%w: directory %s/%s counts %d groups but holds %d", ErrInvalidFile, org, dir, groups, n)
 			}
+			if err := d.checkMemberPositions(); err != nil {
+				return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
+			}
 			info.Directories++
 			info.Users += users
 			info.Groups += groups

@@ -48,9 +48,9 @@ func (db *DB) bulkUsers(dir store.DirKey, users []store.User, batch int) ([]stri
 }
 
 // bulkMembers adds users (which must not be members yet) to a group, batch
-// per transaction: the two membership keys each and the group's
-// MemberCount. Unlike UpdateGroup it does not bump versions and appends no
-// events. Test only.
+// per transaction: the two membership keys each (at the group's next
+// positions) and the group's MemberCount and LastPos. Unlike UpdateGroup it
+// does not bump the users' versions and appends no events. Test only.
 func (db *DB) bulkMembers(dir store.DirKey, groupID string, userIDs []string, batch int) error {
 	for len(userIDs) > 0 {
 		chunk := userIDs[:min(batch, len(userIDs))]
@@ -61,16 +61,23 @@ func (db *DB) bulkMembers(dir store.DirKey, groupID string, userIDs []string, ba
 				return err
 			}
 			d.now = db.stamp()
+			r, err := d.readGroup(groupID)
+			if err != nil {
+				return err
+			}
 			for _, uid := range chunk {
-				if err := d.members.Put(pairKey(groupID, uid), empty); err != nil {
+				r.LastPos++
+				if err := d.members.Put(memberKey(groupID, r.LastPos), []byte(uid)); err != nil {
 					return err
 				}
-				if err := d.memberOf.Put(pairKey(uid, groupID), empty); err != nil {
+				if err := d.memberOf.Put(pairKey(uid, groupID), encodeUint(r.LastPos)); err != nil {
 					return err
 				}
 			}
-			_, err = d.touchGroup(groupID, len(chunk))
-			return err
+			r.MemberCount += len(chunk)
+			r.Version++
+			r.Modified = d.now
+			return d.putGroup(groupID, &r)
 		})
 		if err != nil {
 			return fmt.Errorf("bulk members: %w", err)

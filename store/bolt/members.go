@@ -138,6 +138,48 @@ func (m members) Each(fn func(userID string) bool) {
 	})
 }
 
+// checkMemberPositions checks, for Verify, that every group's LastPos is at
+// least the highest position in its members range: an add would otherwise
+// overwrite a member.
+func (d *dirTx) checkMemberPositions() error {
+	var gid []byte
+	var last uint64
+	check := func() error {
+		if gid == nil {
+			return nil
+		}
+		v := d.groups.Get(gid)
+		if v == nil {
+			return fmt.Errorf("members of missing group %s", gid)
+		}
+		var r groupRecord
+		if err := decode(v, &r); err != nil {
+			return fmt.Errorf("group %s: %w", gid, err)
+		}
+		if r.LastPos < last {
+			return fmt.Errorf("group %s has a member at position %d but records %d as its last", gid, last, r.LastPos)
+		}
+		return nil
+	}
+	err := d.members.ForEach(func(k, _ []byte) error {
+		if len(k) != memberKeyLen || k[idLen] != 0 {
+			return fmt.Errorf("members key %q is not group id 0x00 position", k)
+		}
+		if !bytes.Equal(k[:idLen], gid) {
+			if err := check(); err != nil {
+				return err
+			}
+			gid = bytes.Clone(k[:idLen])
+		}
+		last = binary.BigEndian.Uint64(k[idLen+1:])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return check()
+}
+
 // migrateMemberPositions is migration 4: members keys change from group id
 // 0x00 user id (empty value) to group id 0x00 position = user id, and
 // memberof values from empty to the position. Each group's members keep

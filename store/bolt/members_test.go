@@ -3,11 +3,13 @@ package bolt
 import (
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -203,5 +205,46 @@ func TestRemoveTailThenAdd(t *testing.T) {
 	refs, err := db.GroupMembers(ctx, dir, g.ID, 150, 10)
 	if err != nil || len(refs) != 1 || refs[0].ID != later || refs[0].Pos != 402 || got.LastPos != 402 {
 		t.Errorf("GroupMembers(after 150) = %+v, %v, last position %d; want only the later user at 402", refs, err, got.LastPos)
+	}
+}
+
+// TestVerifyChecksLastPos: a group whose record says it gave fewer
+// positions than its members hold would overwrite a member on the next
+// add; Verify (run on every backup and restore) refuses such a file.
+func TestVerifyChecksLastPos(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sb.db")
+	db := open(t, path, Options{})
+	dir := setupOrg(t, db)
+	ctx := t.Context()
+	u, err := db.CreateUser(ctx, dir, store.User{UserName: "a@example.com", Attributes: []byte(`{"userName":"a@example.com"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "G", Attributes: []byte(`{"displayName":"G"}`)}, []string{u.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Verify(path); err != nil {
+		t.Fatalf("Verify() of a sound file = %v", err)
+	}
+	db = open(t, path, Options{})
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		r, err := d.readGroup(g.ID)
+		if err != nil {
+			return err
+		}
+		r.LastPos = 0
+		return d.putGroup(g.ID, &r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "position 1 but records 0") {
+		t.Errorf("Verify() with LastPos 0 under a member = %v; want ErrInvalidFile naming the positions", err)
 	}
 }
