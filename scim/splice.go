@@ -38,70 +38,45 @@ func (c *call) appendUser(dst []byte, u store.User) ([]byte, bool) {
 		return dst, false
 	}
 	out := slices.Grow(dst, len(attrs)+len(c.base)*(2+len(u.Groups))+256+128*len(u.Groups))
-	out = append(out, '{')
 	// Our members, in sorted order: groups (when there are any), id, meta,
-	// schemas. next is the first not written yet.
-	ours := [...]string{"groups", "id", "meta", "schemas"}
-	next := 0
+	// schemas. They replace the document's own.
+	ours := []string{"groups", "id", "meta", "schemas"}
 	if len(u.Groups) == 0 {
-		next = 1
+		ours = ours[1:]
 	}
-	first := true
-	writeOurs := func(before string, all bool) {
-		for ; next < len(ours) && (all || ours[next] < before); next++ {
-			if !first {
-				out = append(out, ',')
-			}
-			first = false
-			switch ours[next] {
-			case "groups":
-				out = append(out, `"groups":`...)
-				out = c.appendGroupRefs(out, u.Groups)
-			case "id":
-				out = append(out, `"id":`...)
-				out = jsonscan.AppendString(out, u.ID)
-			case "meta":
-				out = append(out, `"meta":`...)
-				out = c.appendMeta(out, t, u.ID, store.Record{Version: u.Version, Created: u.Created, Modified: u.Modified})
-			case "schemas":
-				// The extensions the document carries decide schemas.
-				out = append(out, `"schemas":[`...)
-				out = jsonscan.AppendString(out, t.Schema.ID)
-				for _, e := range t.Extensions {
-					for _, m := range members {
-						if string(m.Key) == e.ID {
-							out = append(out, ',')
-							out = jsonscan.AppendString(out, e.ID)
-							break
-						}
-					}
-				}
-				out = append(out, ']')
-			}
-		}
-	}
-	for _, m := range members {
-		k := string(m.Key)
-		writeOurs(k, false)
+	keep := func(k string) bool {
 		switch k {
 		case "schemas", "id", "meta":
-			continue // replaced by ours
+			return false
 		case "groups":
-			if len(u.Groups) > 0 {
-				continue
+			return len(u.Groups) == 0
+		}
+		return true
+	}
+	out = jsonscan.AppendMerged(out, members, keep, ours, func(out []byte, name string) []byte {
+		switch name {
+		case "groups":
+			return c.appendGroupRefs(out, u.Groups)
+		case "id":
+			return jsonscan.AppendString(out, u.ID)
+		case "meta":
+			return c.appendMeta(out, t, u.ID, store.Record{Version: u.Version, Created: u.Created, Modified: u.Modified})
+		}
+		// schemas: the extensions the document carries decide them.
+		out = append(out, '[')
+		out = jsonscan.AppendString(out, t.Schema.ID)
+		for _, e := range t.Extensions {
+			for _, m := range members {
+				if string(m.Key) == e.ID {
+					out = append(out, ',')
+					out = jsonscan.AppendString(out, e.ID)
+					break
+				}
 			}
 		}
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-		out = append(out, '"')
-		out = append(out, m.Key...)
-		out = append(out, `":`...)
-		out = append(out, m.Value...)
-	}
-	writeOurs("", true)
-	return append(out, '}'), true
+		return append(out, ']')
+	})
+	return out, true
 }
 
 // appendMeta appends the meta of a resource, as marshal renders c.meta.

@@ -126,6 +126,41 @@ func TopMembers(doc []byte, dst []Member) ([]Member, bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendMerged appends the object whose members are those of members (as
+// TopMembers returns them: keys sorted) that keep accepts, and those named
+// in ours (sorted), whose values value appends, all in key order, as
+// encoding/json writes a map.
+func AppendMerged(dst []byte, members []Member, keep func(key string) bool, ours []string, value func(dst []byte, name string) []byte) []byte {
+	dst = append(dst, '{')
+	next := 0 // ours[next] is the first of ours not written yet
+	first := true
+	member := func(key string) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = AppendString(dst, key)
+		dst = append(dst, ':')
+	}
+	writeOurs := func(before string, all bool) {
+		for ; next < len(ours) && (all || ours[next] < before); next++ {
+			member(ours[next])
+			dst = value(dst, ours[next])
+		}
+	}
+	for _, m := range members {
+		k := string(m.Key)
+		if !keep(k) {
+			continue
+		}
+		writeOurs(k, false)
+		member(k)
+		dst = append(dst, m.Value...)
+	}
+	writeOurs("", true)
+	return append(dst, '}')
+}
+
 // AppendString appends s as a JSON string the way encoding/json does
 // without HTML escaping: control characters, U+2028 and U+2029 escaped,
 // invalid UTF-8 replaced by U+FFFD.

@@ -80,3 +80,24 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendMerged(t *testing.T) {
+	members, ok := TopMembers([]byte(`{"a":1,"c":[3],"x":9,"z":"z"}`), nil)
+	if !ok {
+		t.Fatal("TopMembers refused the document")
+	}
+	keep := func(k string) bool { return k != "x" }
+	value := func(dst []byte, name string) []byte { return AppendString(dst, "our "+name) }
+	for _, tc := range []struct {
+		ours []string
+		want string
+	}{
+		{nil, `{"a":1,"c":[3],"z":"z"}`},
+		{[]string{"b", "x", "zz"}, `{"a":1,"b":"our b","c":[3],"x":"our x","z":"z","zz":"our zz"}`},
+		{[]string{"0"}, `{"0":"our 0","a":1,"c":[3],"z":"z"}`},
+	} {
+		if got := string(AppendMerged([]byte("prefix "), members, keep, tc.ours, value)); got != "prefix "+tc.want {
+			t.Errorf("AppendMerged(ours %q) = %s; want prefix %s", tc.ours, got, tc.want)
+		}
+	}
+}

@@ -170,51 +170,24 @@ func spliceUserData(id string, r *userRecord) (rawData, bool) {
 	if !ok || !utf8.Valid(attrs) {
 		return nil, false
 	}
-	out := make([]byte, 0, len(attrs)+len(id)+160)
-	out = append(out, '{')
-	first := true
-	comma := func() {
-		if !first {
-			out = append(out, ',')
-		}
-		first = false
-	}
-	// Our members, in sorted order; next is the first not written yet.
-	ours := [...]string{"active", "id", "meta"}
-	next := 0
-	writeOurs := func(before string, all bool) {
-		for ; next < len(ours) && (all || ours[next] < before); next++ {
-			comma()
-			switch ours[next] {
-			case "active":
-				out = append(out, `"active":`...)
-				out = strconv.AppendBool(out, r.Active)
-			case "id":
-				out = append(out, `"id":`...)
-				out = jsonscan.AppendString(out, id)
-			case "meta":
-				out = append(out, `"meta":`...)
-				out = appendMetaData(out, r.Created, r.Modified, r.Version)
-			}
-		}
-	}
-	for _, m := range members {
-		k := string(m.Key)
+	keep := func(k string) bool {
 		switch strings.ToLower(k) {
 		case "password", "id", "meta", "groups", "members":
-			continue // never in events
+			return false // never in events
 		}
-		if k == "active" {
-			continue // ours
-		}
-		writeOurs(k, false)
-		comma()
-		out = jsonscan.AppendString(out, k)
-		out = append(out, ':')
-		out = append(out, m.Value...)
+		return k != "active" // ours
 	}
-	writeOurs("", true)
-	return rawData(append(out, '}')), true
+	out := make([]byte, 0, len(attrs)+len(id)+160)
+	out = jsonscan.AppendMerged(out, members, keep, []string{"active", "id", "meta"}, func(out []byte, name string) []byte {
+		switch name {
+		case "active":
+			return strconv.AppendBool(out, r.Active)
+		case "id":
+			return jsonscan.AppendString(out, id)
+		}
+		return appendMetaData(out, r.Created, r.Modified, r.Version)
+	})
+	return rawData(out), true
 }
 
 // appendMetaData appends encode(metaData{...}).
