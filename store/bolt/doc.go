@@ -28,7 +28,11 @@
 // the rules and access buckets for every existing org (no org has rules
 // yet, so nobody has access); version 4 keys members by position instead
 // of user id (each group's members keep their id order as positions 1, 2,
-// …, memberof values and the groups' lastPos are set to match). The fold
+// …, memberof values and the groups' lastPos are set to match); version 5
+// stops writing the email index key of an email that folds to its user's
+// own userName, and rewrites nothing (files keep such keys, and lookups
+// read both forms), so that an older build refuses the file rather than
+// miss those users in its email lookups. The fold
 // (store.Fold) is part of the schema: index keys are folded at write time
 // and lookups fold at read time, so changing the fold needs a migration that
 // rebuilds the folded indexes.
@@ -44,7 +48,9 @@
 //	                groups          group id → group record
 //	                idx_user_name   Fold(userName) → user id        (unique)
 //	                idx_user_ext    externalId 0x00 user id         (exact, not unique)
-//	                idx_user_email  Fold(email) 0x00 user id        (not unique)
+//	                idx_user_email  Fold(email) 0x00 user id        (not unique; not an email
+//	                                that folds to the user's own userName: the userName
+//	                                index leads there, and email lookups look in both)
 //	                idx_group_name  Fold(displayName) → group id    (unique)
 //	                idx_group_ext   externalId 0x00 group id        (exact, not unique)
 //	                members         group id 0x00 position (uint64 big endian) → user id

@@ -367,9 +367,50 @@ func (d *dirTx) userLookup(p *store.Plan) ([]string, error) {
 	case store.FieldExternalID:
 		return pairLookup(d.userExt, p.Value, p.Prefix), nil
 	case store.FieldEmail:
-		return pairLookup(d.userEmail, store.Fold(p.Value), p.Prefix), nil
+		return d.emailLookup(store.Fold(p.Value), p.Prefix)
 	}
 	return nil, fmt.Errorf("field %q is not indexed for users", p.Field)
+}
+
+// emailLookup answers an email lookup: the email index, plus the users
+// whose own userName is the email (reindexEmails does not write those
+// keys), each read to check it has that email. Files written before that
+// rule have the key too; repeats are removed.
+func (d *dirTx) emailLookup(folded string, prefix bool) ([]string, error) {
+	ids := pairLookup(d.userEmail, folded, prefix)
+	var err error
+	own := func(name, id []byte) bool {
+		var ok bool
+		if ok, err = d.hasEmail(string(id), string(name)); ok {
+			ids = append(ids, string(id))
+		}
+		return err == nil
+	}
+	if !prefix {
+		if id := d.userName.Get([]byte(folded)); folded != "" && id != nil {
+			own([]byte(folded), id)
+		}
+	} else {
+		scanPrefix(d.userName, []byte(folded), own)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sortedIDs(ids), nil
+}
+
+// hasEmail reports whether user id has an email that folds to folded.
+func (d *dirTx) hasEmail(id, folded string) (bool, error) {
+	r, err := d.readUser(id)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range r.Emails {
+		if store.Fold(e) == folded {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (d *dirTx) groupLookup(p *store.Plan) ([]string, error) {

@@ -138,19 +138,35 @@ func (d *dirTx) reindexUser(id string, old, new *userRecord) error {
 	if err := reindexExact(d.userExt, id, oldExt, newExt); err != nil {
 		return err
 	}
-	olds, news := foldedSet(oldEmails), foldedSet(newEmails)
+	return d.reindexEmails(id, oldName, newName, foldedSet(oldEmails), foldedSet(newEmails))
+}
+
+// reindexEmails moves the email index keys of user id from the folded
+// emails olds (with folded userName oldName) to news (newName). An email
+// that folds to the user's own userName is not written: the userName index
+// already leads to the user, and userLookup looks there too (Okta and
+// Entra send the userName as the primary email, so this saves a third of
+// a create's index writes). Files written before this rule hold such keys;
+// they stay until the email or the userName changes, and lookups tolerate
+// both forms.
+func (d *dirTx) reindexEmails(id, oldName, newName string, olds, news map[string]bool) error {
 	for e := range olds {
-		if !news[e] {
-			if err := d.userEmail.Delete(pairKey(e, id)); err != nil {
-				return err
-			}
+		if news[e] && e != newName {
+			continue // kept, and stored before too (or, if e was the old userName, written below)
+		}
+		if news[e] && e == oldName && e == newName {
+			continue // still the userName: nothing changed, whichever form the file has
+		}
+		if err := d.userEmail.Delete(pairKey(e, id)); err != nil {
+			return err
 		}
 	}
 	for e := range news {
-		if !olds[e] {
-			if err := d.userEmail.Put(pairKey(e, id), empty); err != nil {
-				return err
-			}
+		if e == newName || olds[e] && e != oldName {
+			continue // the userName's own email, or stored already
+		}
+		if err := d.userEmail.Put(pairKey(e, id), empty); err != nil {
+			return err
 		}
 	}
 	return nil
