@@ -2,9 +2,12 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // BenchmarkCreateUserParallel is BenchmarkCreateUser from 8 goroutines per
@@ -69,4 +72,38 @@ func BenchmarkCreateUserParallelAt100k(b *testing.B) {
 func writes(db *DB) int64 {
 	s := db.bolt.Stats()
 	return s.TxStats.GetWrite()
+}
+
+// BenchmarkCreateUserParallelConflicts is BenchmarkCreateUserParallelAt100k
+// with every other create refused: its userName is held already, as when an
+// IdP pushes users that a directory has from an earlier sync. A refused
+// create must not split the commit its neighbours share.
+func BenchmarkCreateUserParallelConflicts(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	dir, _, _ := fill(b, db, 100_000, 0)
+	ctx := context.Background()
+	var next atomic.Uint64
+	before := writes(db)
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := next.Add(1)
+			i := 100_000 + int(n*2654435761%900_000)
+			if n%2 == 0 {
+				i %= 100_000 // a user of the fixture
+			}
+			_, err := db.CreateUser(ctx, dir, fakeUsers(i, 1)[0])
+			if conflict := errors.As(err, new(*store.ConflictError)); conflict != (n%2 == 0) {
+				b.Errorf("CreateUser(%s) = %v; want a conflict: %v", userName(i), err, n%2 == 0)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(writes(db)-before)/float64(b.N), "pages/op")
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,5 +204,46 @@ func TestBulkLoaders(t *testing.T) {
 	u, err := db.User(ctx, dir, ids[99])
 	if err != nil || len(u.Groups) != 1 {
 		t.Errorf("User(member) = %+v, %v; want one group", u, err)
+	}
+}
+
+// TestHeldNameJoinsNoCommit checks that a create whose userName or
+// displayName is held already is refused before it joins a commit, where
+// its failure would roll back the transaction it shares with other writes.
+func TestHeldNameJoinsNoCommit(t *testing.T) {
+	var writes atomic.Int64
+	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{ObserveTx: func(kind string, _ time.Duration) {
+		if kind == "write" {
+			writes.Add(1)
+		}
+	}})
+	defer db.Close()
+	ctx := t.Context()
+	dir := store.DirKey{Org: "acme", Directory: "okta"}
+	if _, err := db.CreateOrg(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateDirectory(ctx, store.Directory{Org: "acme", Name: "okta"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateUser(ctx, dir, store.User{UserName: "jane@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "Engineering"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	writes.Store(0)
+	var conflict *store.ConflictError
+	if _, err := db.CreateUser(ctx, dir, store.User{UserName: "JANE@example.com"}); !errors.As(err, &conflict) || conflict.Field != "userName" || conflict.Value != "JANE@example.com" {
+		t.Errorf("CreateUser(held userName) = %v; want a userName conflict naming JANE@example.com", err)
+	}
+	if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "engineering"}, nil); !errors.As(err, &conflict) || conflict.Field != "displayName" {
+		t.Errorf("CreateGroup(held displayName) = %v; want a displayName conflict", err)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Errorf("the two refused creates ran %d write transactions; want 0", n)
+	}
+	if _, err := db.CreateUser(ctx, dir, store.User{UserName: "john@example.com"}); err != nil || writes.Load() != 1 {
+		t.Errorf("CreateUser(new) = %v after %d write transactions; want nil after 1", err, writes.Load())
 	}
 }

@@ -140,7 +140,12 @@
 // write runs first in the next transaction, alone up to its failure, so
 // the error it returns is its own and nothing of it, nor of a neighbour,
 // is kept twice. A callback that panics is handled like a failure, and the
-// panic is raised again in its own caller's goroutine.
+// panic is raised again in its own caller's goroutine. So a failure in a
+// batch costs its neighbours a commit of their own: the refusal an IdP
+// causes most, a create whose userName or group displayName is held
+// already, is therefore made before the write is queued, in a read
+// transaction (precheck), and the check in the write transaction only
+// decides the races between concurrent creates.
 //
 // The rerun rule: a write callback may run more than once, and only its
 // last run counts. So a callback has no effect outside its transaction:

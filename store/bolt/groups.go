@@ -109,6 +109,11 @@ func (d *dirTx) checkMember(id string) error {
 // user of dir is a *store.MemberError and nothing is written. It emits
 // group.created, then group.member_added for each member in id order.
 func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, memberIDs []string) (store.Group, error) {
+	if err := db.precheck(ctx, dir, func(d *dirTx) error {
+		return heldAlready(d.groupName, "displayName", g.DisplayName)
+	}); err != nil {
+		return store.Group{}, fmt.Errorf("bolt: create group in %s: %w", dir, err)
+	}
 	id := newTimeID(db.now())
 	var out store.Group
 	err := db.writeDir(ctx, dir, func(d *dirTx) error {

@@ -267,6 +267,33 @@ func (db *DB) writeDir(ctx context.Context, dir store.DirKey, fn func(d *dirTx) 
 	})
 }
 
+// precheck runs fn in a read transaction of dir before a write of dir is
+// queued, so that what the write would refuse for certain (a userName held
+// already) is refused without joining a commit: a callback that fails
+// rolls back the transaction it shares, and the writes before it run again
+// in a commit of their own (see commit.go), so each refusal in a batch
+// would cost its neighbours a commit. fn sees committed state only; the
+// write checks again in its own transaction, and that check is the one
+// that decides. A directory that cannot be opened is left to the write.
+func (db *DB) precheck(ctx context.Context, dir store.DirKey, fn func(d *dirTx) error) error {
+	return db.view(ctx, func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return nil
+		}
+		return fn(d)
+	})
+}
+
+// heldAlready returns the conflict error of field if value's folded key is
+// held in the unique index b.
+func heldAlready(b *bbolt.Bucket, field, value string) error {
+	if key := store.Fold(value); key != "" && b.Get([]byte(key)) != nil {
+		return &store.ConflictError{Field: field, Value: value}
+	}
+	return nil
+}
+
 // emit appends an event of the directory.
 func (d *dirTx) emit(typ string, res resourceRecord, data eventData, changes []changeRecord) error {
 	return d.ob.append(d.key.Directory, typ, res, data, changes)

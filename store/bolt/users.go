@@ -215,6 +215,11 @@ func reindexExact(b *bbolt.Bucket, id, old, new string) error {
 // Modified set to now, and emits user.created. u.ID, u.Version, the times
 // and u.Groups are ignored.
 func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (store.User, error) {
+	if err := db.precheck(ctx, dir, func(d *dirTx) error {
+		return heldAlready(d.userName, "userName", u.UserName)
+	}); err != nil {
+		return store.User{}, fmt.Errorf("bolt: create user in %s: %w", dir, err)
+	}
 	id := newTimeID(db.now())
 	var out store.User
 	err := db.writeDir(ctx, dir, func(d *dirTx) error {
