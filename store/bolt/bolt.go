@@ -243,6 +243,9 @@ type dirTx struct {
 	// affected are the users whose access the write may change, set by
 	// writers (accessChanged) and recomputed after their callback.
 	affected map[string]bool
+	// examined counts the records a lookup decoded and did not return
+	// (emailLookup's checks), for the page's Examined.
+	examined int
 }
 
 var (

@@ -245,10 +245,12 @@
 // # Listings
 //
 // ListUsers and ListGroups first compute candidate ids from the indexes
-// alone when the query has a Plan (an id lookup is a primary-key Get; a
+// when the query has a Plan (an id lookup is a primary-key Get; a
 // userName, displayName or email lookup folds the value; externalId is
 // exact; Prefix is a range scan; And intersects; Or unites), then read the
-// candidates in id order. Without a Plan they walk the resource bucket in id
+// candidates in id order. An email lookup also reads the users whose
+// userName matches, to keep those that have the email (the email index
+// leaves out a user's own userName); the ones it drops count in Examined. Without a Plan they walk the resource bucket in id
 // order. Query.Match is applied to every record read; Total counts the
 // matches. Without SortKey the page is taken while walking; with SortKey the
 // (key, id) of every match is kept, sorted, and the page is read again.

@@ -135,19 +135,32 @@ func checkEmailIndex(t *testing.T, db *DB, dir store.DirKey, step int, pool []st
 		if !slices.Equal(gotIDs, want) {
 			t.Errorf("step %d: email lookup %+v = %v; want %v", step, p, gotIDs, want)
 		}
+		if !p.Prefix && got.Examined > len(got.Users)+1 {
+			t.Errorf("step %d: email lookup %+v examined %d records for %d results; want at most one more", step, p, got.Examined, len(got.Users))
+		}
 	}
-	names := map[string]string{}
+	// Every key of the email index is an email its user has, and not the
+	// user's own userName unless written as an old file has it.
+	users := map[string]store.User{}
 	for _, u := range all.Users {
-		names[u.ID] = store.Fold(u.UserName)
+		users[u.ID] = u
 	}
+	keys := map[string]bool{}
 	err = db.bolt.View(func(tx *bbolt.Tx) error {
 		d, err := openDir(tx, dir)
 		if err != nil {
 			return err
 		}
 		return d.userEmail.ForEach(func(k, _ []byte) error {
+			keys[string(k)] = true
 			e, id := string(k[:len(k)-idLen-1]), string(k[len(k)-idLen:])
-			if names[id] == e && !legacy[string(k)] {
+			u, ok := users[id]
+			switch {
+			case !ok:
+				t.Errorf("step %d: email index holds %q for user %s, who is gone", step, e, id)
+			case !foldedSet(u.Emails)[e]:
+				t.Errorf("step %d: email index holds %q for user %s, whose emails are %q", step, e, id, u.Emails)
+			case store.Fold(u.UserName) == e && !legacy[string(k)]:
 				t.Errorf("step %d: email index holds %q for user %s, whose userName it is", step, e, id)
 			}
 			return nil
@@ -155,5 +168,45 @@ func checkEmailIndex(t *testing.T, db *DB, dir store.DirKey, step int, pool []st
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k := range legacy {
+		if !keys[k] {
+			delete(legacy, k) // removed: from now on it must not come back
+		}
+	}
+}
+
+// TestEmailLookupSkipsMissingRecord checks that an email lookup through the
+// userName index treats a key whose record is missing (a damaged file) as
+// no match, as listings do, rather than failing.
+func TestEmailLookupSkipsMissingRecord(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
+	defer db.Close()
+	ctx := t.Context()
+	dir := store.DirKey{Org: "acme", Directory: "okta"}
+	if _, err := db.CreateOrg(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateDirectory(ctx, store.Directory{Org: "acme", Name: "okta"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.CreateUser(ctx, dir, store.User{UserName: "jane@example.com", Emails: []string{"jane@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		return d.users.Delete([]byte(u.ID))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []bool{false, true} {
+		p, err := db.ListUsers(ctx, dir, store.Query{Plan: &store.Plan{Field: store.FieldEmail, Value: "jane@example.com", Prefix: prefix}, Count: 10})
+		if err != nil || len(p.Users) != 0 {
+			t.Errorf("ListUsers(email, prefix %v) with the record gone = %d users, %v; want none, nil", prefix, len(p.Users), err)
+		}
 	}
 }

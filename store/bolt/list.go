@@ -3,6 +3,7 @@ package bolt
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ func (db *DB) ListUsers(ctx context.Context, dir store.DirKey, q store.Query) (s
 		if err != nil {
 			return err
 		}
-		page.Total, page.Examined = l.total, l.examined
+		page.Total, page.Examined = l.total, l.examined+d.examined
 		page.Users = make([]store.User, len(recs))
 		for i := range recs {
 			page.Users[i] = recs[i].user(ids[i])
@@ -374,15 +375,22 @@ func (d *dirTx) userLookup(p *store.Plan) ([]string, error) {
 
 // emailLookup answers an email lookup: the email index, plus the users
 // whose own userName is the email (reindexEmails does not write those
-// keys), each read to check it has that email. Files written before that
-// rule have the key too; repeats are removed.
+// keys), each read to check it has that email; those it reads and does not
+// return count in d.examined. Files written before that rule have the key
+// too; repeats are removed. A userName key whose record is missing is no
+// match, as in readAll.
 func (d *dirTx) emailLookup(folded string, prefix bool) ([]string, error) {
 	ids := pairLookup(d.userEmail, folded, prefix)
 	var err error
 	own := func(name, id []byte) bool {
 		var ok bool
-		if ok, err = d.hasEmail(string(id), string(name)); ok {
+		switch ok, err = d.hasEmail(string(id), string(name)); {
+		case ok:
 			ids = append(ids, string(id))
+		case errors.Is(err, errNoUser):
+			err = nil
+		case err == nil:
+			d.examined++
 		}
 		return err == nil
 	}
