@@ -362,8 +362,7 @@ func (d *dirTx) person(id string, active bool) (mapping.Person, error) {
 		return p, nil
 	}
 	var err error
-	scanPrefix(d.memberOf, pairKey(id, ""), func(k, _ []byte) bool {
-		gid := string(k[len(k)-idLen:])
+	d.eachMembership(id, func(gid string, _ uint64) bool {
 		v := d.groups.Get([]byte(gid))
 		if v == nil {
 			err = fmt.Errorf("user %s is a member of missing group %s", id, gid)

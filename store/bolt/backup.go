@@ -233,8 +233,22 @@ func count(tx *bbolt.Tx, info *Info) error {
 				return fmt.Errorf("%w: %v", ErrInvalidFile, err)
 			}
 			users, groups := counter(d.counters, keyUserCount), counter(d.counters, keyGroupCount)
-			if n := d.users.Stats().KeyN; n != users {
+			n, memberships := 0, 0
+			if err := d.users.ForEach(func(k, _ []byte) error {
+				if isRecordKey(k) {
+					n++
+				} else {
+					memberships++
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
+			}
+			if n != users {
 				return fmt.Errorf("%w: directory %s/%s counts %d users but holds %d", ErrInvalidFile, org, dir, users, n)
+			}
+			if m := d.members.Stats().KeyN; m != memberships {
+				return fmt.Errorf("%w: directory %s/%s holds %d members keys but %d memberships beside its users", ErrInvalidFile, org, dir, m, memberships)
 			}
 			if n := d.groups.Stats().KeyN; n != groups {
 				return fmt.Errorf("%w: directory %s/%s counts %d groups but holds %d", ErrInvalidFile, org, dir, groups, n)

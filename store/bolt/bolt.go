@@ -148,13 +148,13 @@ var (
 	bucketGroupName     = []byte("idx_group_name")
 	bucketGroupExt      = []byte("idx_group_ext")
 	bucketMembers       = []byte("members")
-	bucketMemberOf      = []byte("memberof")
+	bucketMemberOf      = []byte("memberof") // until schema 6: memberships are in users since
 	bucketCounters      = []byte("counters")
 	keyUserCount        = []byte("users")
 	keyGroupCount       = []byte("groups")
 	directorySubBuckets = [][]byte{
 		bucketUsers, bucketGroups, bucketUserName, bucketUserExt, bucketUserEmail,
-		bucketGroupName, bucketGroupExt, bucketMembers, bucketMemberOf, bucketCounters,
+		bucketGroupName, bucketGroupExt, bucketMembers, bucketCounters,
 	}
 )
 
@@ -183,6 +183,7 @@ var migrations = []migration{
 	// that it would miss those users in email lookups, and must refuse the
 	// file.
 	{name: "email index without the userName", up: func(*bbolt.Tx) error { return nil }},
+	{name: "memberships beside their users", up: migrateMembershipsToUsers},
 }
 
 func schemaVersion(tx *bbolt.Tx) uint64 {
@@ -235,7 +236,6 @@ type dirTx struct {
 	groupName *bbolt.Bucket
 	groupExt  *bbolt.Bucket
 	members   *bbolt.Bucket
-	memberOf  *bbolt.Bucket
 	counters  *bbolt.Bucket
 	now       time.Time // set by writers
 	ob        *outbox   // set by writers: where their events go
@@ -281,7 +281,7 @@ func openDir(tx *bbolt.Tx, k store.DirKey) (*dirTx, error) {
 		{bucketUsers, &d.users}, {bucketGroups, &d.groups},
 		{bucketUserName, &d.userName}, {bucketUserExt, &d.userExt}, {bucketUserEmail, &d.userEmail},
 		{bucketGroupName, &d.groupName}, {bucketGroupExt, &d.groupExt},
-		{bucketMembers, &d.members}, {bucketMemberOf, &d.memberOf}, {bucketCounters, &d.counters},
+		{bucketMembers, &d.members}, {bucketCounters, &d.counters},
 	} {
 		if *s.dst = b.Bucket(s.name); *s.dst == nil {
 			return nil, fmt.Errorf("directory %s is missing bucket %s", k, s.name)
@@ -295,7 +295,9 @@ func openDir(tx *bbolt.Tx, k store.DirKey) (*dirTx, error) {
 // by time-ordered ids (users, groups) or by position (members): new keys go
 // to the right edge (of the bucket, or of the group's range), so
 // the page left behind is rarely written again, and bbolt's default (half
-// full) would leave half of every page of these buckets empty.
+// full) would leave half of every page of these buckets empty. (A user's
+// membership keys, which follow its record in users, go in the middle; a
+// page they split is split again soon, by the next memberships.)
 const appendFill = 0.9
 
 // Keys.

@@ -70,7 +70,7 @@ func (db *DB) bulkMembers(dir store.DirKey, groupID string, userIDs []string, ba
 				if err := d.members.Put(memberKey(groupID, r.LastPos), []byte(uid)); err != nil {
 					return err
 				}
-				if err := d.memberOf.Put(pairKey(uid, groupID), encodeUint(r.LastPos)); err != nil {
+				if err := d.users.Put(membershipKey(uid, groupID), encodeUint(r.LastPos)); err != nil {
 					return err
 				}
 			}

@@ -32,7 +32,9 @@
 // stops writing the email index key of an email that folds to its user's
 // own userName, and rewrites nothing (files keep such keys, and lookups
 // read both forms), so that an older build refuses the file rather than
-// miss those users in its email lookups. The fold
+// miss those users in its email lookups; version 6 moves each directory's
+// memberof keys, unchanged, into its users bucket, beside their users'
+// records, and deletes memberof. The fold
 // (store.Fold) is part of the schema: index keys are folded at write time
 // and lookups fold at read time, so changing the fold needs a migration that
 // rebuilds the folded indexes.
@@ -44,7 +46,10 @@
 //	dirs        org name → bucket:
 //	              directory name → bucket (one per directory):
 //	                directory       → directory record
-//	                users           user id → user record
+//	                users           user id → user record, then that user's memberships:
+//	                                user id 0x00 group id → position (uint64 big endian)
+//	                                (the other side of members; only keys of 36 bytes
+//	                                are records: see users.go)
 //	                groups          group id → group record
 //	                idx_user_name   Fold(userName) → user id        (unique)
 //	                idx_user_ext    externalId 0x00 user id         (exact, not unique)
@@ -54,7 +59,6 @@
 //	                idx_group_name  Fold(displayName) → group id    (unique)
 //	                idx_group_ext   externalId 0x00 group id        (exact, not unique)
 //	                members         group id 0x00 position (uint64 big endian) → user id
-//	                memberof        user id 0x00 group id → position
 //	                counters        "users", "groups" → uint64 big endian
 //	tokens      token id → token record (the secret's SHA-256, never the secret)
 //	token_hash  SHA-256 → token id (unique)
@@ -218,7 +222,7 @@
 // it may change (a member added or removed, a user created, deactivated,
 // reactivated, renamed or deleted, and every member of a group that is
 // renamed or gets another externalId, which is O(members)) and, after its
-// callback, recomputes each of them from their memberof keys and their
+// callback, recomputes each of them from their membership keys and their
 // groups' records: a member add stays O(one person). Before that it reads
 // one key (the org's current version): with no rules published nothing is
 // computed. The compiled *mapping.Rules of the current version is cached in
@@ -234,7 +238,7 @@
 //
 // PublishRules parses the document before its transaction, then in one
 // transaction reads the population of the org (one pass over each
-// directory's groups, users and memberof buckets), runs mapping.Simulate,
+// directory's groups and users, records and memberships), runs mapping.Simulate,
 // checks the guards, and evaluates everyone again to write what changed.
 // Over 10,000 people it holds the writer for about 0.35 s when nobody's
 // access changes and 0.6 s when everybody's does (BenchmarkPublish). A

@@ -98,7 +98,7 @@ func (d *dirTx) reindexGroup(id string, old, new *groupRecord) error {
 // checkMember returns nil if id is a user of the directory, else a
 // *store.MemberError.
 func (d *dirTx) checkMember(id string) error {
-	if id != "" && d.users.Get([]byte(id)) != nil {
+	if d.userValue([]byte(id)) != nil {
 		return nil
 	}
 	return &store.MemberError{ID: id, Nested: id != "" && d.groups.Get([]byte(id)) != nil}
@@ -338,7 +338,7 @@ func (db *DB) GroupMembers(ctx context.Context, dir store.DirKey, groupID string
 		}
 		eachMember(d.members, groupID, after, func(pos uint64, uid []byte) bool {
 			var n nameRecord
-			v := d.users.Get(uid)
+			v := d.userValue(uid)
 			if v == nil {
 				err = fmt.Errorf("group %s has missing member %s", groupID, uid)
 				return false

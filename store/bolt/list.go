@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -97,6 +98,9 @@ type lister[R any] struct {
 // read decodes the record id, or returns false if there is none.
 func (l *lister[R]) read(id string) (R, bool, error) {
 	var r R
+	if !isRecordKey([]byte(id)) {
+		return r, false, nil
+	}
 	v := l.bucket.Get([]byte(id))
 	if v == nil {
 		return r, false, nil
@@ -144,11 +148,11 @@ func (l *lister[R]) list(q store.Query) ([]string, []R, error) {
 		l.total = l.count
 		var ids []string
 		c := l.bucket.Cursor()
-		k, _ := c.First()
+		k, _ := nextRecord(c, true)
 		for i := 0; k != nil && i < skip; i++ {
-			k, _ = c.Next()
+			k, _ = nextRecord(c, false)
 		}
-		for ; k != nil && len(ids) < count; k, _ = c.Next() {
+		for ; k != nil && len(ids) < count; k, _ = nextRecord(c, false) {
 			ids = append(ids, string(k))
 		}
 		return l.readAll(ids)
@@ -172,7 +176,7 @@ func (l *lister[R]) list(q store.Query) ([]string, []R, error) {
 			return nil
 		}
 		c := l.bucket.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for k, v := nextRecord(c, true); k != nil; k, v = nextRecord(c, false) {
 			var r R
 			l.examined++
 			if err := decode(v, &r); err != nil {
@@ -318,17 +322,43 @@ func sortedIDs(ids []string) []string {
 	return slices.Compact(ids)
 }
 
+// nextRecord moves c to its first key (first) or its next one, past any
+// key that is not a record's (the memberships that follow each user in
+// users), and returns it. It steps over a few and seeks past the rest of a
+// user's memberships, so a user in many groups costs one seek.
+func nextRecord(c *bbolt.Cursor, first bool) ([]byte, []byte) {
+	var k, v []byte
+	if first {
+		k, v = c.First()
+	} else {
+		k, v = c.Next()
+	}
+	for i := 0; k != nil && !isRecordKey(k); i++ {
+		if i == 4 && len(k) > idLen {
+			// user id 0x01 sorts after all of the user's memberships
+			// (user id 0x00 …) and before the next user.
+			past := append(bytes.Clone(k[:idLen]), 1)
+			k, v = c.Seek(past)
+			continue
+		}
+		k, v = c.Next()
+	}
+	return k, v
+}
+
 // idLookup answers FieldID from the primary bucket (keys only).
 func idLookup(b *bbolt.Bucket, p *store.Plan) []string {
 	if !p.Prefix {
-		if p.Value != "" && b.Get([]byte(p.Value)) != nil {
+		if isRecordKey([]byte(p.Value)) && b.Get([]byte(p.Value)) != nil {
 			return []string{p.Value}
 		}
 		return nil
 	}
 	var ids []string
 	scanPrefix(b, []byte(p.Value), func(k, _ []byte) bool {
-		ids = append(ids, string(k))
+		if isRecordKey(k) {
+			ids = append(ids, string(k))
+		}
 		return true
 	})
 	return ids

@@ -37,7 +37,7 @@ func memberKey(groupID string, pos uint64) []byte {
 // memberPos returns the position of userID in groupID, or false if it is
 // not a member.
 func (d *dirTx) memberPos(groupID, userID string) (uint64, bool) {
-	v := d.memberOf.Get(pairKey(userID, groupID))
+	v := d.users.Get(membershipKey(userID, groupID))
 	if len(v) != 8 {
 		return 0, false
 	}
@@ -63,7 +63,7 @@ func (d *dirTx) setMember(groupID string, g *groupRecord, userID string, in bool
 		if err := d.members.Put(memberKey(groupID, pos), []byte(userID)); err != nil {
 			return false, err
 		}
-		if err := d.memberOf.Put(pairKey(userID, groupID), encodeUint(pos)); err != nil {
+		if err := d.users.Put(membershipKey(userID, groupID), encodeUint(pos)); err != nil {
 			return false, err
 		}
 	} else {
@@ -84,7 +84,7 @@ func (d *dirTx) unlinkMember(groupID, userID string, pos uint64) error {
 	if err := d.members.Delete(memberKey(groupID, pos)); err != nil {
 		return err
 	}
-	return d.memberOf.Delete(pairKey(userID, groupID))
+	return d.users.Delete(membershipKey(userID, groupID))
 }
 
 // eachMember calls fn with the position and user id of every member of the
@@ -272,4 +272,50 @@ func migrateDirMembers(dir *bbolt.Bucket) error {
 		}
 	}
 	return nil
+}
+
+// migrateMembershipsToUsers is migration 6: each directory's memberof keys
+// (user id 0x00 group id → position) move, unchanged, into its users
+// bucket, where they follow the user's record, and memberof goes.
+func migrateMembershipsToUsers(tx *bbolt.Tx) error {
+	return tx.Bucket(bucketDirs).ForEachBucket(func(org []byte) error {
+		ob := tx.Bucket(bucketDirs).Bucket(org)
+		return ob.ForEachBucket(func(name []byte) error {
+			if err := moveMemberships(ob.Bucket(name)); err != nil {
+				return fmt.Errorf("directory %s/%s: %w", org, name, err)
+			}
+			return nil
+		})
+	})
+}
+
+func moveMemberships(dir *bbolt.Bucket) error {
+	memberOf, users, members := dir.Bucket(bucketMemberOf), dir.Bucket(bucketUsers), dir.Bucket(bucketMembers)
+	if memberOf == nil || users == nil || members == nil {
+		return fmt.Errorf("missing bucket %s, %s or %s", bucketMemberOf, bucketUsers, bucketMembers)
+	}
+	n := 0
+	if err := memberOf.ForEach(func(k, v []byte) error {
+		if len(k) != 2*idLen+1 || k[idLen] != 0 || len(v) != 8 {
+			return fmt.Errorf("memberof key %q is not user id 0x00 group id → position", k)
+		}
+		if users.Get(k[:idLen]) == nil {
+			return fmt.Errorf("membership of missing user %s", k[:idLen])
+		}
+		n++
+		// Copies: the values point into pages this transaction frees.
+		return users.Put(bytes.Clone(k), bytes.Clone(v))
+	}); err != nil {
+		return err
+	}
+	// Counted by a walk: Stats reads the pages only, and an earlier
+	// migration of this transaction may have written members anew.
+	m := 0
+	if err := members.ForEach(func(_, _ []byte) error { m++; return nil }); err != nil {
+		return err
+	}
+	if m != n {
+		return fmt.Errorf("%d memberof keys for %d members keys", n, m)
+	}
+	return dir.DeleteBucket(bucketMemberOf)
 }

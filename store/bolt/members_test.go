@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -42,11 +43,12 @@ func unpackFixture(t *testing.T, name string) string {
 	return path
 }
 
-// checkMemberKeys checks that the members and memberof buckets of dir
-// describe the same memberships: every members key is group 0x00 position
-// with a user id for value, its memberof key holds the same position, and
-// there are as many of one as of the other. It returns each group's member
-// ids in position order.
+// checkMemberKeys checks that the members bucket of dir and the
+// memberships beside its users describe the same memberships: every
+// members key is group 0x00 position with a user id for value, the user's
+// membership key holds the same position and follows the user's record,
+// and there are as many of one as of the other. It returns each group's
+// member ids in position order.
 func checkMemberKeys(t *testing.T, db *DB, dir store.DirKey) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -71,11 +73,27 @@ func checkMemberKeys(t *testing.T, db *DB, dir store.DirKey) map[string][]string
 			return err
 		}
 		m := 0
-		if err := d.memberOf.ForEach(func(_, _ []byte) error { m++; return nil }); err != nil {
+		var user []byte
+		if err := d.users.ForEach(func(k, v []byte) error {
+			switch {
+			case isRecordKey(k):
+				user = bytes.Clone(k)
+			case len(k) != 2*idLen+1 || k[idLen] != 0 || len(v) != 8:
+				return fmt.Errorf("users key %q = %q; want a user id, or user id 0x00 group id = position", k, v)
+			case !bytes.Equal(k[:idLen], user):
+				return fmt.Errorf("membership %q follows user %s, not its own", k, user)
+			default:
+				m++
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 		if m != n {
-			return fmt.Errorf("%d memberof keys for %d members keys", m, n)
+			return fmt.Errorf("%d memberships beside the users for %d members keys", m, n)
+		}
+		if tx.Bucket(bucketDirs).Bucket([]byte(dir.Org)).Bucket([]byte(dir.Directory)).Bucket(bucketMemberOf) != nil {
+			return fmt.Errorf("the memberof bucket is still there")
 		}
 		return nil
 	}); err != nil {
@@ -247,4 +265,116 @@ func TestVerifyChecksLastPos(t *testing.T) {
 	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "position 1 but records 0") {
 		t.Errorf("Verify() with LastPos 0 under a member = %v; want ErrInvalidFile naming the positions", err)
 	}
+}
+
+// TestMembershipKeysAreNoUsers checks that the membership keys kept beside
+// the user records (user id 0x00 group id) are never taken for users:
+// listings with and without paging, id lookups, reads by id, member ids,
+// deletes, and Verify, which also counts them against the members keys.
+func TestMembershipKeysAreNoUsers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sb.db")
+	db := open(t, path, Options{})
+	dir := setupOrg(t, db)
+	ctx := t.Context()
+	var ids []string
+	for i := range 5 {
+		name := fmt.Sprintf("u%d@example.com", i)
+		u, err := db.CreateUser(ctx, dir, store.User{UserName: name, Active: true, Attributes: fmt.Appendf(nil, `{"userName":%q}`, name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	var gids []string
+	for i := range 3 {
+		g, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: fmt.Sprintf("G%d", i), Attributes: fmt.Appendf(nil, `{"displayName":"G%d"}`, i)}, ids[i:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		gids = append(gids, g.ID)
+	}
+	// Two users in more groups than nextRecord steps over before it seeks.
+	for i := range 7 {
+		if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: fmt.Sprintf("H%d", i), Attributes: fmt.Appendf(nil, `{"displayName":"H%d"}`, i)}, ids[:2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	membership := ids[2] + "\x00" + gids[1]
+
+	all, err := db.ListUsers(ctx, dir, store.Query{Count: 100})
+	if err != nil || all.Total != 5 || len(all.Users) != 5 {
+		t.Fatalf("ListUsers() = %d of %d, %v; want the 5 users", len(all.Users), all.Total, err)
+	}
+	for i := range 5 {
+		p, err := db.ListUsers(ctx, dir, store.Query{StartIndex: i + 1, Count: 1})
+		if want := all.Users[i].ID; err != nil || len(p.Users) != 1 || p.Users[0].ID != want {
+			t.Errorf("ListUsers(startIndex %d, count 1) = %v, %v; want user %s", i+1, userIDs(p.Users), err, want)
+		}
+	}
+	matchAll := func(store.Record) bool { return true }
+	if p, err := db.ListUsers(ctx, dir, store.Query{Match: matchAll, Count: 100}); err != nil || p.Total != 5 || p.Examined != 5 {
+		t.Errorf("ListUsers(match all) = total %d, examined %d, %v; want 5 and 5", p.Total, p.Examined, err)
+	}
+	for _, p := range []store.Plan{
+		{Field: store.FieldID, Value: membership},
+		{Field: store.FieldID, Value: ids[2], Prefix: true},
+	} {
+		got, err := db.ListUsers(ctx, dir, store.Query{Plan: &p, Count: 100})
+		want := []string(nil)
+		if p.Prefix {
+			want = []string{ids[2]}
+		}
+		if err != nil || !slices.Equal(userIDs(got.Users), want) || got.Total != len(want) {
+			t.Errorf("ListUsers(%+v) = %v (total %d), %v; want %v", p, userIDs(got.Users), got.Total, err, want)
+		}
+	}
+	if _, err := db.User(ctx, dir, membership); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("User(membership key) = %v; want ErrNotFound", err)
+	}
+	var me *store.MemberError
+	if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "X"}, []string{membership}); !errors.As(err, &me) {
+		t.Errorf("CreateGroup(member = a membership key) = %v; want a MemberError", err)
+	}
+	u, err := db.User(ctx, dir, ids[2])
+	if err != nil || len(u.Groups) != 3 {
+		t.Errorf("User(%s) = %d groups, %v; want 3", ids[2], len(u.Groups), err)
+	}
+	if err := db.DeleteUser(ctx, dir, ids[2], 0); err != nil {
+		t.Fatal(err)
+	}
+	for i, gid := range gids {
+		g, err := db.Group(ctx, dir, gid)
+		if want := 5 - i - 1; err != nil || g.MemberCount != want {
+			t.Errorf("Group(G%d) after deleting a member = %d members, %v; want %d", i, g.MemberCount, err, want)
+		}
+	}
+	checkMemberKeys(t, db, dir)
+	db.Close()
+	if _, err := Verify(path); err != nil {
+		t.Fatalf("Verify() of a sound file = %v", err)
+	}
+
+	// A membership key without its members key is a damaged file.
+	db = open(t, path, Options{})
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		return d.users.Put(membershipKey(ids[0], gids[2]), encodeUint(99)) // ids[0] is not in G2
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "memberships beside its users") {
+		t.Errorf("Verify() with a membership key too many = %v; want ErrInvalidFile naming the memberships", err)
+	}
+}
+
+func userIDs(us []store.User) []string {
+	var ids []string
+	for _, u := range us {
+		ids = append(ids, u.ID)
+	}
+	return ids
 }

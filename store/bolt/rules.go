@@ -139,8 +139,8 @@ type personRow struct {
 }
 
 // population reads every person of every directory of org, in directory
-// and user id order: one pass over each directory's groups, users and
-// memberof buckets.
+// and user id order: one pass over each directory's groups and users
+// (records, each followed by its memberships).
 func population(tx *bbolt.Tx, org string) ([]personRow, error) {
 	ob := tx.Bucket(bucketDirs).Bucket([]byte(org))
 	if org == "" || ob == nil {
@@ -164,9 +164,25 @@ func population(tx *bbolt.Tx, org string) ([]personRow, error) {
 		}); err != nil {
 			return err
 		}
-		mc := d.memberOf.Cursor()
-		mk, _ := mc.First()
+		// Each user's record comes first, then its memberships (user id
+		// 0x00 group id), in one walk of users.
+		var row *personRow
 		return d.users.ForEach(func(k, v []byte) error {
+			if !isRecordKey(k) {
+				if row == nil || !bytes.Equal(k[:idLen], []byte(row.p.ID)) || k[idLen] != 0 {
+					return fmt.Errorf("membership key %q does not follow its user", k)
+				}
+				if !row.p.Active {
+					return nil
+				}
+				gid := string(k[len(k)-idLen:])
+				g, ok := groups[gid]
+				if !ok {
+					return fmt.Errorf("user %s is a member of missing group %s", row.p.ID, gid)
+				}
+				row.p.Groups = append(row.p.Groups, g)
+				return nil
+			}
 			var u struct {
 				UserName string `json:"userName"`
 				Active   bool   `json:"active"`
@@ -174,22 +190,8 @@ func population(tx *bbolt.Tx, org string) ([]personRow, error) {
 			if err := decode(v, &u); err != nil {
 				return fmt.Errorf("user %s: %w", k, err)
 			}
-			row := personRow{userName: u.UserName, p: mapping.Person{ID: string(k), Active: u.Active, Directory: dirName}}
-			// memberof is user id 0x00 group id, in the same order as users.
-			for ; mk != nil && bytes.Compare(mk[:len(mk)-idLen-1], k) < 0; mk, _ = mc.Next() {
-			}
-			for ; mk != nil && bytes.Equal(mk[:len(mk)-idLen-1], k); mk, _ = mc.Next() {
-				if !u.Active {
-					continue
-				}
-				gid := string(mk[len(mk)-idLen:])
-				g, ok := groups[gid]
-				if !ok {
-					return fmt.Errorf("user %s is a member of missing group %s", k, gid)
-				}
-				row.p.Groups = append(row.p.Groups, g)
-			}
-			rows = append(rows, row)
+			rows = append(rows, personRow{userName: u.UserName, p: mapping.Person{ID: string(k), Active: u.Active, Directory: dirName}})
+			row = &rows[len(rows)-1]
 			return nil
 		})
 	})

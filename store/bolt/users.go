@@ -53,10 +53,41 @@ type nameRecord struct {
 	DisplayName string `json:"displayName"`
 }
 
+// The users bucket holds each user's record under its id, then the user's
+// memberships: user id 0x00 group id → position (uint64 big endian), the
+// other side of the members bucket. A membership change rewrites the
+// user's record anyway (its version and groups change), so its key lands
+// on a page that the commit writes already, whatever the directory's size.
+// Only keys of idLen bytes are records.
+
+// membershipKey is the key in users of userID's membership of groupID.
+func membershipKey(userID, groupID string) []byte { return pairKey(userID, groupID) }
+
+// isRecordKey reports whether k, a key of the users or groups bucket, is
+// the id of a record (and not a membership).
+func isRecordKey(k []byte) bool { return len(k) == idLen }
+
+// userValue returns the stored record of user id, or nil. An id that is not
+// the length of one (a membership key, say) is no user.
+func (d *dirTx) userValue(id []byte) []byte {
+	if !isRecordKey(id) {
+		return nil
+	}
+	return d.users.Get(id)
+}
+
+// eachMembership calls fn with the group id and position of every
+// membership of user id, in group id order, until fn returns false.
+func (d *dirTx) eachMembership(id string, fn func(gid string, pos uint64) bool) {
+	scanPrefix(d.users, membershipKey(id, ""), func(k, v []byte) bool {
+		return fn(string(k[len(k)-idLen:]), decodeUint(v))
+	})
+}
+
 func (d *dirTx) readUser(id string) (userRecord, error) {
 	var r userRecord
-	v := d.users.Get([]byte(id))
-	if id == "" || v == nil {
+	v := d.userValue([]byte(id))
+	if v == nil {
 		return r, errNoUser
 	}
 	if err := decode(v, &r); err != nil {
@@ -89,8 +120,7 @@ func (d *dirTx) touchUser(id string) (string, error) {
 func (d *dirTx) userGroups(id string) ([]store.GroupRef, error) {
 	var refs []store.GroupRef
 	var err error
-	scanPrefix(d.memberOf, pairKey(id, ""), func(k, _ []byte) bool {
-		gid := string(k[len(k)-idLen:])
+	d.eachMembership(id, func(gid string, _ uint64) bool {
 		var n nameRecord
 		v := d.groups.Get([]byte(gid))
 		if v == nil {
@@ -364,8 +394,8 @@ func (db *DB) DeleteUser(ctx context.Context, dir store.DirKey, id string, ifVer
 			pos uint64
 		}
 		var in []membership
-		scanPrefix(d.memberOf, pairKey(id, ""), func(k, v []byte) bool {
-			in = append(in, membership{string(k[len(k)-idLen:]), decodeUint(v)})
+		d.eachMembership(id, func(gid string, pos uint64) bool {
+			in = append(in, membership{gid, pos})
 			return true
 		})
 		for _, m := range in {
