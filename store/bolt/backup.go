@@ -12,6 +12,7 @@ package bolt
 // file (".NAME.tmp-*") beside it.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,7 +211,7 @@ func Verify(path string) (Info, error) {
 			return err
 		}
 		info.SchemaVersion = v
-		return count(tx, &info)
+		return count(tx, &info, v)
 	})
 	if err != nil {
 		return Info{}, fmt.Errorf("bolt: verify %s: %w", path, err)
@@ -219,8 +220,10 @@ func Verify(path string) (Info, error) {
 }
 
 // count fills the counts of info from the orgs bucket and every
-// directory's counters, which it cross-checks with the key counts.
-func count(tx *bbolt.Tx, info *Info) error {
+// directory's counters, which it cross-checks with the key counts, in the
+// layout of the file's schema version (a backup taken before an upgrade is
+// restored as it is, and migrated when it is opened).
+func count(tx *bbolt.Tx, info *Info, version int) error {
 	orgs, dirs := tx.Bucket(bucketOrgs), tx.Bucket(bucketDirs)
 	if orgs == nil || dirs == nil {
 		return fmt.Errorf("%w: missing the orgs or dirs bucket", ErrInvalidFile)
@@ -233,28 +236,23 @@ func count(tx *bbolt.Tx, info *Info) error {
 				return fmt.Errorf("%w: %v", ErrInvalidFile, err)
 			}
 			users, groups := counter(d.counters, keyUserCount), counter(d.counters, keyGroupCount)
-			n, memberships := 0, 0
-			if err := d.users.ForEach(func(k, _ []byte) error {
-				if isRecordKey(k) {
-					n++
-				} else {
-					memberships++
-				}
-				return nil
-			}); err != nil {
+			n, memberships, err := countUsers(d, version)
+			if err != nil {
 				return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
 			}
 			if n != users {
 				return fmt.Errorf("%w: directory %s/%s counts %d users but holds %d", ErrInvalidFile, org, dir, users, n)
 			}
 			if m := d.members.Stats().KeyN; m != memberships {
-				return fmt.Errorf("%w: directory %s/%s holds %d members keys but %d memberships beside its users", ErrInvalidFile, org, dir, m, memberships)
+				return fmt.Errorf("%w: directory %s/%s holds %d members keys but %d memberships of users", ErrInvalidFile, org, dir, m, memberships)
 			}
 			if n := d.groups.Stats().KeyN; n != groups {
 				return fmt.Errorf("%w: directory %s/%s counts %d groups but holds %d", ErrInvalidFile, org, dir, groups, n)
 			}
-			if err := d.checkMemberPositions(); err != nil {
-				return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
+			if version >= 4 { // members keyed by position since schema 4
+				if err := d.checkMemberPositions(); err != nil {
+					return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
+				}
 			}
 			info.Directories++
 			info.Users += users
@@ -262,6 +260,36 @@ func count(tx *bbolt.Tx, info *Info) error {
 			return nil
 		})
 	})
+}
+
+// countUsers counts the user records and the memberships of users of d:
+// since schema 6 the keys that follow each record in users (user id 0x00
+// group id, the record's own id), before it the keys of the memberof
+// bucket, beside users that hold records only.
+func countUsers(d *dirTx, version int) (users, memberships int, err error) {
+	var last []byte
+	err = d.users.ForEach(func(k, _ []byte) error {
+		switch {
+		case isRecordKey(k):
+			users++
+			last = k
+		case version < 6:
+			return fmt.Errorf("users key %q is not a user id", k)
+		case len(k) != 2*idLen+1 || k[idLen] != 0 || last == nil || !bytes.Equal(k[:idLen], last):
+			return fmt.Errorf("users key %q is neither a user id nor a membership of the user before it", k)
+		default:
+			memberships++
+		}
+		return nil
+	})
+	if err != nil || version >= 6 {
+		return users, memberships, err
+	}
+	memberOf := d.bucket.Bucket(bucketMemberOf)
+	if memberOf == nil {
+		return 0, 0, fmt.Errorf("missing bucket %s", bucketMemberOf)
+	}
+	return users, memberOf.Stats().KeyN, nil
 }
 
 // WriteFile creates the file path from what write writes: into a temporary

@@ -14,7 +14,7 @@ import (
 )
 
 // groupRecord is a group as stored under its id. Its members are keys of
-// the members and memberof buckets.
+// the members bucket and of users (see members.go).
 type groupRecord struct {
 	DisplayName string          `json:"displayName"`
 	ExternalID  string          `json:"externalId,omitempty"`

@@ -20,8 +20,10 @@ import (
 //     were added, and adding members to a group writes at the end of the
 //     group's range: the pages an add of 100 members touches do not depend
 //     on how large the group is.
-//   - memberof: user id 0x00 group id = the member's position, so that a
-//     removal finds the members key without a scan.
+//   - in users, after the user's record: user id 0x00 group id = the
+//     member's position, so that a removal finds the members key without a
+//     scan, and a user's groups are a prefix scan (until schema 6, the
+//     memberof bucket).
 
 // memberKeyLen is the length of a members key.
 const memberKeyLen = idLen + 1 + 8

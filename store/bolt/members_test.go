@@ -366,8 +366,27 @@ func TestMembershipKeysAreNoUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "memberships beside its users") {
+	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "memberships of users") {
 		t.Errorf("Verify() with a membership key too many = %v; want ErrInvalidFile naming the memberships", err)
+	}
+
+	// A key that is neither: Verify and the rules' walk refuse it.
+	db = open(t, path, Options{})
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		return d.users.Put([]byte("zz"), encodeUint(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.bolt.View(func(tx *bbolt.Tx) error { _, err := population(tx, dir.Org); return err }); err == nil {
+		t.Error("population() over a users key that is neither a user nor a membership = nil; want an error")
+	}
+	db.Close()
+	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "neither a user id nor a membership") {
+		t.Errorf("Verify() with a stray users key = %v; want ErrInvalidFile naming the key", err)
 	}
 }
 
@@ -377,4 +396,64 @@ func userIDs(us []store.User) []string {
 		ids = append(ids, u.ID)
 	}
 	return ids
+}
+
+// TestMigrateMembershipsBesideUsers checks a schema-5 file (see
+// testdata/schema5.md), whose memberships of users are keys of memberof:
+// Verify and Restore take it as it is (a backup taken before the upgrade),
+// and migration 6 moves each key beside its user's record, where reads,
+// changes and Verify find them.
+func TestMigrateMembershipsBesideUsers(t *testing.T) {
+	path := unpackFixture(t, "schema5.db")
+	info, err := Verify(path)
+	if err != nil || info.SchemaVersion != 5 || info.Users != 13 || info.Groups != 10 {
+		t.Fatalf("Verify(schema 5) = %+v, %v; want schema 5, 13 users, 10 groups", info, err)
+	}
+	if info, err := Verify(unpackFixture(t, "schema3.db")); err != nil || info.SchemaVersion != 3 {
+		t.Errorf("Verify(schema 3) = %+v, %v; want schema 3", info, err)
+	}
+	restored := filepath.Join(t.TempDir(), "restored.db")
+	if _, err := Restore(path, restored, false); err != nil {
+		t.Fatalf("Restore(schema 5) = %v", err)
+	}
+
+	db := open(t, restored, Options{})
+	ctx := t.Context()
+	okta, entra := store.DirKey{Org: "acme", Directory: "okta"}, store.DirKey{Org: "acme", Directory: "entra"}
+	groups := checkMemberKeys(t, db, okta)
+	if len(groups) != 9 {
+		t.Errorf("groups with members after migration = %d; want 9", len(groups))
+	}
+	if g := checkMemberKeys(t, db, entra); len(g) != 1 {
+		t.Errorf("entra groups with members after migration = %d; want 1", len(g))
+	}
+	user := func(name string) store.User {
+		t.Helper()
+		p, err := db.ListUsers(ctx, okta, store.Query{Plan: &store.Plan{Field: store.FieldUserName, Value: name}, Count: 1, WithGroups: true})
+		if err != nil || len(p.Users) != 1 {
+			t.Fatalf("ListUsers(userName eq %s) = %d users, %v; want 1", name, len(p.Users), err)
+		}
+		return p.Users[0]
+	}
+	for name, want := range map[string]int{"user0@acme.example": 9, "user1@acme.example": 3, "user3@acme.example": 3, "user11@acme.example": 0} {
+		if u := user(name); len(u.Groups) != want {
+			t.Errorf("%s after migration is in %d groups; want %d", name, len(u.Groups), want)
+		}
+	}
+	all, err := db.ListUsers(ctx, okta, store.Query{Count: 100})
+	if err != nil || all.Total != 12 || len(all.Users) != 12 {
+		t.Errorf("ListUsers() after migration = %d of %d, %v; want 12", len(all.Users), all.Total, err)
+	}
+	// A change after the migration keeps both sides.
+	u0 := user("user0@acme.example")
+	if err := db.DeleteUser(ctx, okta, u0.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if g := checkMemberKeys(t, db, okta); len(g) != 3 {
+		t.Errorf("groups with members after deleting user0 = %d; want 3", len(g))
+	}
+	db.Close()
+	if info, err := Verify(restored); err != nil || info.SchemaVersion != len(migrations) || info.Users != 12 {
+		t.Errorf("Verify() after the migration = %+v, %v; want schema %d, 12 users", info, err, len(migrations))
+	}
 }

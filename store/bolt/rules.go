@@ -169,7 +169,7 @@ func population(tx *bbolt.Tx, org string) ([]personRow, error) {
 		var row *personRow
 		return d.users.ForEach(func(k, v []byte) error {
 			if !isRecordKey(k) {
-				if row == nil || !bytes.Equal(k[:idLen], []byte(row.p.ID)) || k[idLen] != 0 {
+				if len(k) != 2*idLen+1 || k[idLen] != 0 || row == nil || !bytes.Equal(k[:idLen], []byte(row.p.ID)) {
 					return fmt.Errorf("membership key %q does not follow its user", k)
 				}
 				if !row.p.Active {
