@@ -230,7 +230,13 @@ func (db *DB) CreateDraft(ctx context.Context, org string, doc []byte) (store.Dr
 			return errNoOrg
 		}
 		drafts := b.Bucket(bucketRulesDrafts)
-		if n := drafts.Stats().KeyN; n >= store.MaxDrafts {
+		// Counted by a walk: Stats reads committed pages only, and earlier
+		// writes of this batch may have added drafts.
+		n := 0
+		if err := drafts.ForEach(func(_, _ []byte) error { n++; return nil }); err != nil {
+			return err
+		}
+		if n >= store.MaxDrafts {
 			var oldestID []byte
 			var oldest time.Time
 			if err := drafts.ForEach(func(k, v []byte) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/scimbridge/scimbridge/mapping"
@@ -227,6 +228,38 @@ func testRulesDrafts(t *testing.T, e *env) {
 	}
 	if n := e.lastSeq("acme"); n != 2 { // the two directory.created
 		t.Errorf("acme's last seq after drafts = %d; want 2 (drafts emit nothing)", n)
+	}
+}
+
+// testRulesDraftsBounded creates twice store.MaxDrafts drafts from 16
+// goroutines at once (a store may commit them together): the org keeps
+// store.MaxDrafts of them.
+func testRulesDraftsBounded(t *testing.T, e *env) {
+	e.setup()
+	ids := make(chan string, 2*store.MaxDrafts)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < 2*store.MaxDrafts; i += 16 {
+				d, err := e.s.CreateDraft(e.ctx, "acme", []byte(testRules))
+				if err != nil {
+					t.Errorf("CreateDraft(acme) = %v", err)
+					return
+				}
+				ids <- d.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	kept := 0
+	for id := range ids {
+		if _, err := e.s.Draft(e.ctx, "acme", id); err == nil {
+			kept++
+		}
+	}
+	if kept != store.MaxDrafts {
+		t.Errorf("after %d concurrent CreateDraft, %d drafts are kept; want %d", 2*store.MaxDrafts, kept, store.MaxDrafts)
 	}
 }
 

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventsWait", testEventsWait},
 		{"RulesPublish", testRulesPublish},
 		{"RulesDrafts", testRulesDrafts},
+		{"RulesDraftsBounded", testRulesDraftsBounded},
 		{"RulesGuards", testRulesGuards},
 		{"RulesSimulateReadOnly", testRulesSimulateReadOnly},
 		{"AccessRecompute", testAccessRecompute},
