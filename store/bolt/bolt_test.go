@@ -166,13 +166,7 @@ func TestPlanOnUnindexedField(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
 	defer db.Close()
 	ctx := t.Context()
-	dir := store.DirKey{Org: "acme", Directory: "okta"}
-	if _, err := db.CreateOrg(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateDirectory(ctx, store.Directory{Org: "acme", Name: "okta"}); err != nil {
-		t.Fatal(err)
-	}
+	dir := setupOrg(t, db)
 	for _, f := range []store.Field{store.FieldDisplayName, "title"} {
 		if _, err := db.ListUsers(ctx, dir, store.Query{Plan: &store.Plan{Field: f, Value: "x"}}); err == nil {
 			t.Errorf("ListUsers(plan on %s) = nil error; want an error", f)
@@ -219,13 +213,7 @@ func TestHeldNameJoinsNoCommit(t *testing.T) {
 	}})
 	defer db.Close()
 	ctx := t.Context()
-	dir := store.DirKey{Org: "acme", Directory: "okta"}
-	if _, err := db.CreateOrg(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateDirectory(ctx, store.Directory{Org: "acme", Name: "okta"}); err != nil {
-		t.Fatal(err)
-	}
+	dir := setupOrg(t, db)
 	if _, err := db.CreateUser(ctx, dir, store.User{UserName: "jane@example.com"}); err != nil {
 		t.Fatal(err)
 	}

@@ -23,13 +23,7 @@ func TestEmailLookupsAgreeWithRecords(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
 	defer db.Close()
 	ctx := t.Context()
-	dir := store.DirKey{Org: "acme", Directory: "okta"}
-	if _, err := db.CreateOrg(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateDirectory(ctx, store.Directory{Org: "acme", Name: "okta"}); err != nil {
-		t.Fatal(err)
-	}
+	dir := setupOrg(t, db)
 	pool := []string{"ann@x", "ANN@X", "anna@x", "bob@x", "Bob@X", "bo@x", "cy@x"}
 	r := rand.New(rand.NewPCG(1, 2))
 	pick := func() string { return pool[r.IntN(len(pool))] }
@@ -183,13 +177,7 @@ func TestEmailLookupSkipsMissingRecord(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
 	defer db.Close()
 	ctx := t.Context()
-	dir := store.DirKey{Org: "acme", Directory: "okta"}
-	if _, err := db.CreateOrg(ctx, "acme"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.CreateDirectory(ctx, store.Directory{Org: "acme", Name: "okta"}); err != nil {
-		t.Fatal(err)
-	}
+	dir := setupOrg(t, db)
 	u, err := db.CreateUser(ctx, dir, store.User{UserName: "jane@example.com", Emails: []string{"jane@example.com"}})
 	if err != nil {
 		t.Fatal(err)
