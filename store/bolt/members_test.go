@@ -247,20 +247,14 @@ func TestVerifyChecksLastPos(t *testing.T) {
 		t.Fatalf("Verify() of a sound file = %v", err)
 	}
 	db = open(t, path, Options{})
-	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
+	updateDir(t, db, dir, func(d *dirTx) error {
 		r, err := d.readGroup(g.ID)
 		if err != nil {
 			return err
 		}
 		r.LastPos = 0
 		return d.putGroup(g.ID, &r)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	db.Close()
 	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "position 1 but records 0") {
 		t.Errorf("Verify() with LastPos 0 under a member = %v; want ErrInvalidFile naming the positions", err)
@@ -356,15 +350,9 @@ func TestMembershipKeysAreNoUsers(t *testing.T) {
 
 	// A membership key without its members key is a damaged file.
 	db = open(t, path, Options{})
-	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
+	updateDir(t, db, dir, func(d *dirTx) error {
 		return d.users.Put(membershipKey(ids[0], gids[2]), encodeUint(99)) // ids[0] is not in G2
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	db.Close()
 	if _, err := Verify(path); !errors.Is(err, ErrInvalidFile) || !strings.Contains(err.Error(), "memberships of users") {
 		t.Errorf("Verify() with a membership key too many = %v; want ErrInvalidFile naming the memberships", err)
@@ -372,15 +360,7 @@ func TestMembershipKeysAreNoUsers(t *testing.T) {
 
 	// A key that is neither: Verify and the rules' walk refuse it.
 	db = open(t, path, Options{})
-	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		d, err := openDir(tx, dir)
-		if err != nil {
-			return err
-		}
-		return d.users.Put([]byte("zz"), encodeUint(1))
-	}); err != nil {
-		t.Fatal(err)
-	}
+	updateDir(t, db, dir, func(d *dirTx) error { return d.users.Put([]byte("zz"), encodeUint(1)) })
 	if err := db.bolt.View(func(tx *bbolt.Tx) error { _, err := population(tx, dir.Org); return err }); err == nil {
 		t.Error("population() over a users key that is neither a user nor a membership = nil; want an error")
 	}
@@ -455,5 +435,20 @@ func TestMigrateMembershipsBesideUsers(t *testing.T) {
 	db.Close()
 	if info, err := Verify(restored); err != nil || info.SchemaVersion != len(migrations) || info.Users != 12 {
 		t.Errorf("Verify() after the migration = %+v, %v; want schema %d, 12 users", info, err, len(migrations))
+	}
+}
+
+// updateDir runs fn on dir in a bbolt transaction of its own, outside the
+// store's API: how the tests damage a file.
+func updateDir(t *testing.T, db *DB, dir store.DirKey, fn func(d *dirTx) error) {
+	t.Helper()
+	if err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		d, err := openDir(tx, dir)
+		if err != nil {
+			return err
+		}
+		return fn(d)
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
