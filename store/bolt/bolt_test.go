@@ -225,8 +225,8 @@ func TestHeldNameJoinsNoCommit(t *testing.T) {
 	if _, err := db.CreateUser(ctx, dir, store.User{UserName: "JANE@example.com"}); !errors.As(err, &conflict) || conflict.Field != "userName" || conflict.Value != "JANE@example.com" {
 		t.Errorf("CreateUser(held userName) = %v; want a userName conflict naming JANE@example.com", err)
 	}
-	if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "engineering"}, nil); !errors.As(err, &conflict) || conflict.Field != "displayName" {
-		t.Errorf("CreateGroup(held displayName) = %v; want a displayName conflict", err)
+	if _, err := db.CreateGroup(ctx, dir, store.Group{DisplayName: "engineering"}, []string{"no-such-user"}); !errors.As(err, &conflict) || conflict.Field != "displayName" {
+		t.Errorf("CreateGroup(held displayName, unknown member) = %v; want a displayName conflict, as the write transaction decides", err)
 	}
 	if n := writes.Load(); n != 0 {
 		t.Errorf("the two refused creates ran %d write transactions; want 0", n)

@@ -21,8 +21,10 @@
 // The meta bucket holds the schema version (key "schema", uint64 big
 // endian). Open runs, in order and each in one transaction with its version
 // bump, the migrations the file has not seen; a file newer than this build
-// is refused rather than misread. Version 1 is the layout below without
-// the outbox; version 2 adds the outbox and outbox_system buckets and an
+// is refused rather than misread. The layout below is version 6's. Version
+// 1 had no outbox, rules or access buckets, keyed members by user id, and
+// kept the other side of each membership in a bucket of its own (memberof,
+// user id 0x00 group id); version 2 adds the outbox and outbox_system buckets and an
 // empty outbox for every existing org (what happened before the upgrade has
 // no events: the first write after it is seq 1 of its org); version 3 adds
 // the rules and access buckets for every existing org (no org has rules

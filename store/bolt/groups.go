@@ -122,13 +122,15 @@ func (db *DB) CreateGroup(ctx context.Context, dir store.DirKey, g store.Group, 
 			return err
 		}
 		r.Version, r.Created, r.Modified = 1, d.now, d.now
+		// The name first, as the precheck does: a held displayName is the
+		// conflict whatever the members, in a batch or not.
+		if err := d.reindexGroup(id, nil, &r); err != nil {
+			return err
+		}
 		for _, uid := range memberIDs {
 			if err := d.checkMember(uid); err != nil {
 				return err
 			}
-		}
-		if err := d.reindexGroup(id, nil, &r); err != nil {
-			return err
 		}
 		data, err := groupData(id, &r)
 		if err != nil {
