@@ -14,7 +14,8 @@ import (
 
 // SkipValue returns the end of the compact JSON value that starts at i.
 // It trusts the document to be valid JSON (it was written by marshal) and
-// only finds where the value ends.
+// only finds where the value ends; whitespace outside strings (not
+// compact) is refused.
 func SkipValue(doc []byte, i int) (int, bool) {
 	if i >= len(doc) {
 		return 0, false
@@ -35,6 +36,8 @@ func SkipValue(doc []byte, i int) (int, bool) {
 				continue
 			case '{', '[':
 				depth++
+			case ' ', '\n', '\t', '\r':
+				return 0, false // not compact: a caller's copy would differ from encoding/json's
 			case '}', ']':
 				depth--
 				if depth == 0 {

@@ -18,7 +18,8 @@ func TestTopMembers(t *testing.T) {
 			t.Errorf("member %s = %s; want %s", m.Key, m.Value, want[i])
 		}
 	}
-	for _, doc := range []string{``, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a":"x`, `{"a":[1}`, `{"a\"b":1}`, `{"a": 1}`, `[]`} {
+	for _, doc := range []string{``, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a":"x`, `{"a":[1}`, `{"a\"b":1}`, `{"a": 1}`, `{"a":[ ]}`, `{"a":{"b":1 }}`, `{"a":[1,
+2]}`, `[]`} {
 		if _, ok := TopMembers([]byte(doc), nil); ok {
 			t.Errorf("TopMembers(%s) accepted it", doc)
 		}
