@@ -148,7 +148,7 @@ var (
 	bucketGroupName     = []byte("idx_group_name")
 	bucketGroupExt      = []byte("idx_group_ext")
 	bucketMembers       = []byte("members")
-	bucketMemberOf      = []byte("memberof") // until schema 6: memberships are in users since
+	bucketMemberOf      = []byte("memberof") // schemas 1 to 5; migration 6 moves its keys into users
 	bucketCounters      = []byte("counters")
 	keyUserCount        = []byte("users")
 	keyGroupCount       = []byte("groups")

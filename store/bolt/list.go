@@ -98,7 +98,7 @@ type lister[R any] struct {
 // read decodes the record id, or returns false if there is none.
 func (l *lister[R]) read(id string) (R, bool, error) {
 	var r R
-	if !isRecordKey([]byte(id)) {
+	if len(id) != idLen { // a membership key in users, not a record
 		return r, false, nil
 	}
 	v := l.bucket.Get([]byte(id))
@@ -349,7 +349,7 @@ func nextRecord(c *bbolt.Cursor, first bool) ([]byte, []byte) {
 // idLookup answers FieldID from the primary bucket (keys only).
 func idLookup(b *bbolt.Bucket, p *store.Plan) []string {
 	if !p.Prefix {
-		if isRecordKey([]byte(p.Value)) && b.Get([]byte(p.Value)) != nil {
+		if len(p.Value) == idLen && b.Get([]byte(p.Value)) != nil {
 			return []string{p.Value}
 		}
 		return nil

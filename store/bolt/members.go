@@ -188,15 +188,30 @@ func (d *dirTx) checkMemberPositions() error {
 // their old order (user id order) as positions 1, 2, …, and the group
 // record's LastPos is the last of them.
 func migrateMemberPositions(tx *bbolt.Tx) error {
+	return eachDirBucket(tx, migrateDirMembers)
+}
+
+// eachDirBucket calls fn with the bucket of every directory of every org,
+// for the migrations, which work on buckets as they are in the file.
+func eachDirBucket(tx *bbolt.Tx, fn func(dir *bbolt.Bucket) error) error {
 	return tx.Bucket(bucketDirs).ForEachBucket(func(org []byte) error {
 		ob := tx.Bucket(bucketDirs).Bucket(org)
 		return ob.ForEachBucket(func(name []byte) error {
-			if err := migrateDirMembers(ob.Bucket(name)); err != nil {
+			if err := fn(ob.Bucket(name)); err != nil {
 				return fmt.Errorf("directory %s/%s: %w", org, name, err)
 			}
 			return nil
 		})
 	})
+}
+
+// keyCount counts the keys of b by a walk: Stats reads committed pages
+// only, so inside a write transaction it misses what the transaction (an
+// earlier migration, an earlier write of the batch) wrote.
+func keyCount(b *bbolt.Bucket) (int, error) {
+	n := 0
+	err := b.ForEach(func(_, _ []byte) error { n++; return nil })
+	return n, err
 }
 
 func migrateDirMembers(dir *bbolt.Bucket) error {
@@ -243,8 +258,8 @@ func migrateDirMembers(dir *bbolt.Bucket) error {
 			return err
 		}
 	}
-	n := 0
-	if err := memberOf.ForEach(func(_, _ []byte) error { n++; return nil }); err != nil {
+	n, err := keyCount(memberOf)
+	if err != nil {
 		return err
 	}
 	if n != len(pairs) {
@@ -280,15 +295,7 @@ func migrateDirMembers(dir *bbolt.Bucket) error {
 // (user id 0x00 group id → position) move, unchanged, into its users
 // bucket, where they follow the user's record, and memberof goes.
 func migrateMembershipsToUsers(tx *bbolt.Tx) error {
-	return tx.Bucket(bucketDirs).ForEachBucket(func(org []byte) error {
-		ob := tx.Bucket(bucketDirs).Bucket(org)
-		return ob.ForEachBucket(func(name []byte) error {
-			if err := moveMemberships(ob.Bucket(name)); err != nil {
-				return fmt.Errorf("directory %s/%s: %w", org, name, err)
-			}
-			return nil
-		})
-	})
+	return eachDirBucket(tx, moveMemberships)
 }
 
 func moveMemberships(dir *bbolt.Bucket) error {
@@ -310,10 +317,8 @@ func moveMemberships(dir *bbolt.Bucket) error {
 	}); err != nil {
 		return err
 	}
-	// Counted by a walk: Stats reads the pages only, and an earlier
-	// migration of this transaction may have written members anew.
-	m := 0
-	if err := members.ForEach(func(_, _ []byte) error { m++; return nil }); err != nil {
+	m, err := keyCount(members) // migration 4 may have written them anew
+	if err != nil {
 		return err
 	}
 	if m != n {

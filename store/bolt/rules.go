@@ -230,10 +230,8 @@ func (db *DB) CreateDraft(ctx context.Context, org string, doc []byte) (store.Dr
 			return errNoOrg
 		}
 		drafts := b.Bucket(bucketRulesDrafts)
-		// Counted by a walk: Stats reads committed pages only, and earlier
-		// writes of this batch may have added drafts.
-		n := 0
-		if err := drafts.ForEach(func(_, _ []byte) error { n++; return nil }); err != nil {
+		n, err := keyCount(drafts) // earlier writes of the batch may have added drafts
+		if err != nil {
 			return err
 		}
 		if n >= store.MaxDrafts {
