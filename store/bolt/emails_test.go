@@ -62,11 +62,7 @@ func TestEmailLookupsAgreeWithRecords(t *testing.T) {
 			// What a file written before the rule holds: the key of an
 			// email equal to its user's userName.
 			id := ids[r.IntN(len(ids))]
-			err = db.bolt.Update(func(tx *bbolt.Tx) error {
-				d, err := openDir(tx, dir)
-				if err != nil {
-					return err
-				}
+			updateDir(t, db, dir, func(d *dirTx) error {
 				rec, err := d.readUser(id)
 				if err != nil {
 					return err
