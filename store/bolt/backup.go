@@ -254,6 +254,9 @@ func count(tx *bbolt.Tx, info *Info, version int) error {
 					return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
 				}
 			}
+			if err := checkStaged(d); err != nil { // staged users since schema 7
+				return fmt.Errorf("%w: directory %s/%s: %v", ErrInvalidFile, org, dir, err)
+			}
 			info.Directories++
 			info.Users += users
 			info.Groups += groups

@@ -55,6 +55,10 @@ type DB struct {
 	dirs   sync.Map
 	// commits queues the writes for group commit, see commit.go.
 	commits committer
+	// staged holds the users whose index keys are not written yet, and
+	// stageMax how many a directory holds at most; see staged.go.
+	staged   staged
+	stageMax int
 }
 
 const (
@@ -86,13 +90,17 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, now: opts.Now, observe: opts.ObserveTx}
+	db := &DB{bolt: b, now: opts.Now, observe: opts.ObserveTx, stageMax: defaultStageMax}
 	if db.observe == nil {
 		db.observe = func(string, time.Duration) {}
 	}
 	if err := db.migrate(); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+	}
+	if err := db.loadStaged(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("bolt: open %s: staged users: %w", path, err)
 	}
 	return db, nil
 }
@@ -122,6 +130,8 @@ func (db *DB) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	}
 	start := time.Now()
 	defer func() { db.observe("read", time.Since(start)) }()
+	bound := db.staged.enter() // see staged.go
+	defer db.staged.leave(bound)
 	return db.bolt.View(fn)
 }
 
@@ -184,6 +194,10 @@ var migrations = []migration{
 	// file.
 	{name: "email index without the userName", up: func(*bbolt.Tx) error { return nil }},
 	{name: "memberships beside their users", up: migrateMembershipsToUsers},
+	// Creates stage their users' index keys (staged.go): the staged bucket
+	// and counter are made by the first create. An older build would not
+	// find staged users in its lookups, and must refuse the file.
+	{name: "staged index keys", up: func(*bbolt.Tx) error { return nil }},
 }
 
 func schemaVersion(tx *bbolt.Tx) uint64 {

@@ -26,6 +26,17 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{}) })
 }
 
+// TestStoreStagedKeysWritten runs the suite with staged users' index keys
+// written by every other create (staged.go), so that lookups, renames,
+// deletes and uniqueness meet users of both kinds.
+func TestStoreStagedKeysWritten(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
+		db.stageMax = 2
+		return db
+	})
+}
+
 func open(t testing.TB, path string, opts Options) *DB {
 	t.Helper()
 	db, err := Open(path, opts)

@@ -9,7 +9,7 @@ import (
 )
 
 // bulkUsers creates users as CreateUser does (fresh ids, version 1,
-// indexes, counter) but batch users per transaction and without events, to
+// index keys written rather than staged, counter) but batch users per transaction and without events, to
 // build big test fixtures quickly. It returns the new ids in input order.
 // Test only.
 func (db *DB) bulkUsers(dir store.DirKey, users []store.User, batch int) ([]string, error) {
@@ -30,7 +30,7 @@ func (db *DB) bulkUsers(dir store.DirKey, users []store.User, batch int) ([]stri
 				}
 				r.Version, r.Created, r.Modified = 1, d.now, d.now
 				id := newID()
-				if err := d.reindexUser(id, nil, &r); err != nil {
+				if err := d.indexUser(id, nil, &r); err != nil { // written, not staged
 					return err
 				}
 				if err := d.putUser(id, &r); err != nil {

@@ -135,16 +135,19 @@ func (db *DB) runBatch(calls []*call) int {
 			}
 		}
 		if failed < 0 {
+			id := uint64(tx.ID())
 			err := tx.Commit()
 			if err != nil {
 				for _, c := range calls[:limit] {
 					c.err = err
 				}
 			}
+			db.staged.settle(id, err == nil)
 			db.settle(calls[:limit], err == nil)
 			return limit
 		}
 		_ = tx.Rollback()
+		db.staged.settle(0, false)
 		if failed == 0 {
 			// It ran first, alone in the transaction: its result is its own.
 			db.settle(calls[:1], false)

@@ -21,10 +21,12 @@
 // The meta bucket holds the schema version (key "schema", uint64 big
 // endian). Open runs, in order and each in one transaction with its version
 // bump, the migrations the file has not seen; a file newer than this build
-// is refused rather than misread. The layout below is version 6's. Version
+// is refused rather than misread. The layout below is version 7's. Version
 // 1 had no outbox, rules or access buckets, keyed members by user id, and
 // kept the other side of each membership in a bucket of its own (memberof,
-// user id 0x00 group id); version 2 adds the outbox and outbox_system buckets and an
+// user id 0x00 group id); version 7 stages the index keys of created
+// users (staged.go) and rewrites nothing (an older build would not find
+// staged users, and must refuse the file); version 2 adds the outbox and outbox_system buckets and an
 // empty outbox for every existing org (what happened before the upgrade has
 // no events: the first write after it is seq 1 of its org); version 3 adds
 // the rules and access buckets for every existing org (no org has rules
@@ -53,6 +55,9 @@
 //	                                (the other side of members; only keys of 36 bytes
 //	                                are records: see users.go)
 //	                groups          group id → group record
+//	                staged          user id → empty: users whose three user index
+//	                                keys below are not written yet (staged.go; made
+//	                                by the first create, deleted when they are written)
 //	                idx_user_name   Fold(userName) → user id        (unique)
 //	                idx_user_ext    externalId 0x00 user id         (exact, not unique)
 //	                idx_user_email  Fold(email) 0x00 user id        (not unique; not an email
@@ -61,7 +66,7 @@
 //	                idx_group_name  Fold(displayName) → group id    (unique)
 //	                idx_group_ext   externalId 0x00 group id        (exact, not unique)
 //	                members         group id 0x00 position (uint64 big endian) → user id
-//	                counters        "users", "groups" → uint64 big endian
+//	                counters        "users", "groups", "staged" → uint64 big endian
 //	tokens      token id → token record (the secret's SHA-256, never the secret)
 //	token_hash  SHA-256 → token id (unique)
 //	outbox      org name → bucket (one per org, made by CreateOrg):
@@ -118,7 +123,8 @@
 //
 // Every write method is one callback run in a bbolt read-write
 // transaction committed with fsync (NoSync is never set); the callback
-// writes the resource, only the index keys whose values changed, only the
+// writes the resource, only the index keys whose values changed (a create
+// stages its user's instead: staged.go), only the
 // memberships that change (two keys each), the new version of every user
 // or group whose representation changed, the counters, and the write's
 // events with the org's new last seq. A write that returned nil is on disk
@@ -256,8 +262,10 @@
 // exact; Prefix is a range scan; And intersects; Or unites), then read the
 // candidates in id order. An email lookup also reads the users whose
 // userName matches, to keep those that have the email (the email index
-// leaves out a user's own userName); the ones it drops count in Examined. Without a Plan they walk the resource bucket in id
-// order. Query.Match is applied to every record read; Total counts the
+// leaves out a user's own userName); the ones it drops count in Examined.
+// A user lookup also reads the staged users that memory finds by the
+// value, to keep those whose record in the snapshot has it (staged.go).
+// Without a Plan they walk the resource bucket in id order. Query.Match is applied to every record read; Total counts the
 // matches. Without SortKey the page is taken while walking; with SortKey the
 // (key, id) of every match is kept, sorted, and the page is read again.
 // Examined counts the records decoded. When there is neither Match nor

@@ -22,6 +22,7 @@ import (
 func TestEmailLookupsAgreeWithRecords(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
 	defer db.Close()
+	db.stageMax = 3 // most users get their keys written, by creates and updates
 	ctx := t.Context()
 	dir := setupOrg(t, db)
 	pool := []string{"ann@x", "ANN@X", "anna@x", "bob@x", "Bob@X", "bo@x", "cy@x"}
@@ -60,9 +61,13 @@ func TestEmailLookupsAgreeWithRecords(t *testing.T) {
 			ids = slices.Delete(ids, i, i+1)
 		default:
 			// What a file written before the rule holds: the key of an
-			// email equal to its user's userName.
+			// email equal to its user's userName (not for a staged user:
+			// such files have none).
 			id := ids[r.IntN(len(ids))]
 			updateDir(t, db, dir, func(d *dirTx) error {
+				if s := d.bucket.Bucket(bucketStaged); s != nil && s.Get([]byte(id)) != nil {
+					return nil
+				}
 				rec, err := d.readUser(id)
 				if err != nil {
 					return err

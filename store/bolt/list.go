@@ -23,6 +23,7 @@ func (db *DB) ListUsers(ctx context.Context, dir store.DirKey, q store.Query) (s
 		if err != nil {
 			return err
 		}
+		d.db = db // for the staged users (staged.go)
 		l := lister[userRecord]{
 			bucket: d.users, count: counter(d.counters, keyUserCount),
 			lookup: d.userLookup,
@@ -394,11 +395,16 @@ func (d *dirTx) userLookup(p *store.Plan) ([]string, error) {
 	case store.FieldID:
 		return idLookup(d.users, p), nil
 	case store.FieldUserName:
-		return uniqueLookup(d.userName, p), nil
+		return d.withStaged(uniqueLookup(d.userName, p), stagedName, store.Fold(p.Value), p.Prefix)
 	case store.FieldExternalID:
-		return pairLookup(d.userExt, p.Value, p.Prefix), nil
+		return d.withStaged(pairLookup(d.userExt, p.Value, p.Prefix), stagedExt, p.Value, p.Prefix)
 	case store.FieldEmail:
-		return d.emailLookup(store.Fold(p.Value), p.Prefix)
+		folded := store.Fold(p.Value)
+		ids, err := d.emailLookup(folded, p.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		return d.withStaged(ids, stagedEmail, folded, p.Prefix)
 	}
 	return nil, fmt.Errorf("field %q is not indexed for users", p.Field)
 }

@@ -281,6 +281,7 @@ func (db *DB) precheck(ctx context.Context, dir store.DirKey, fn func(d *dirTx) 
 		if err != nil {
 			return nil
 		}
+		d.db = db
 		return fn(d)
 	})
 }

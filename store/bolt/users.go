@@ -147,10 +147,29 @@ func foldedSet(vs []string) map[string]bool {
 	return set
 }
 
-// reindexUser moves the index keys of user id from old to new (nil: no
-// record) and enforces userName uniqueness. Only keys that change are
-// written.
+// reindexUser moves the index keys of user id from old (its record) to
+// new (nil: deleted) and enforces userName uniqueness. A staged user
+// (staged.go) has no keys yet: it gets new's, and is no longer staged.
 func (d *dirTx) reindexUser(id string, old, new *userRecord) error {
+	staged, err := d.unstage(id)
+	if err != nil {
+		return err
+	}
+	if staged {
+		old = nil
+	}
+	if new != nil && (old == nil || store.Fold(old.UserName) != store.Fold(new.UserName)) {
+		if err := d.userNameHeld(store.Fold(new.UserName), new.UserName, id); err != nil {
+			return err
+		}
+	}
+	return d.indexUser(id, old, new)
+}
+
+// indexUser moves the index keys of user id from old to new (nil: no
+// record) and enforces userName uniqueness among the keys. Only keys that
+// change are written.
+func (d *dirTx) indexUser(id string, old, new *userRecord) error {
 	var oldName, newName, newRaw, oldExt, newExt string
 	var oldEmails, newEmails []string
 	if old != nil {
@@ -246,7 +265,7 @@ func reindexExact(b *bbolt.Bucket, id, old, new string) error {
 // and u.Groups are ignored.
 func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (store.User, error) {
 	if err := db.precheck(ctx, dir, func(d *dirTx) error {
-		return heldAlready(d.userName, "userName", u.UserName)
+		return d.userNameHeld(store.Fold(u.UserName), u.UserName, "")
 	}); err != nil {
 		return store.User{}, fmt.Errorf("bolt: create user in %s: %w", dir, err)
 	}
@@ -258,10 +277,17 @@ func (db *DB) CreateUser(ctx context.Context, dir store.DirKey, u store.User) (s
 			return err
 		}
 		r.Version, r.Created, r.Modified = 1, d.now, d.now
-		if err := d.reindexUser(id, nil, &r); err != nil {
+		name := store.Fold(r.UserName)
+		if name == "" {
+			return errors.New("userName is empty")
+		}
+		if err := d.userNameHeld(name, r.UserName, ""); err != nil {
 			return err
 		}
 		if err := d.putUser(id, &r); err != nil {
+			return err
+		}
+		if err := d.stage(id, &r); err != nil { // its index keys: see staged.go
 			return err
 		}
 		if err := addCounter(d.counters, keyUserCount, 1); err != nil {
