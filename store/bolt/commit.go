@@ -142,12 +142,16 @@ func (db *DB) runBatch(calls []*call) int {
 					c.err = err
 				}
 			}
-			db.staged.settle(id, err == nil)
+			how := txCommitted
+			if err != nil {
+				how = txCommitFailed
+			}
+			db.staged.settle(id, how)
 			db.settle(calls[:limit], err == nil)
 			return limit
 		}
 		_ = tx.Rollback()
-		db.staged.settle(0, false)
+		db.staged.settle(0, txRolledBack)
 		if failed == 0 {
 			// It ran first, alone in the transaction: its result is its own.
 			db.settle(calls[:1], false)

@@ -24,9 +24,7 @@
 // is refused rather than misread. The layout below is version 7's. Version
 // 1 had no outbox, rules or access buckets, keyed members by user id, and
 // kept the other side of each membership in a bucket of its own (memberof,
-// user id 0x00 group id); version 7 stages the index keys of created
-// users (staged.go) and rewrites nothing (an older build would not find
-// staged users, and must refuse the file); version 2 adds the outbox and outbox_system buckets and an
+// user id 0x00 group id); version 2 adds the outbox and outbox_system buckets and an
 // empty outbox for every existing org (what happened before the upgrade has
 // no events: the first write after it is seq 1 of its org); version 3 adds
 // the rules and access buckets for every existing org (no org has rules
@@ -38,7 +36,9 @@
 // read both forms), so that an older build refuses the file rather than
 // miss those users in its email lookups; version 6 moves each directory's
 // memberof keys, unchanged, into its users bucket, beside their users'
-// records, and deletes memberof. The fold
+// records, and deletes memberof; version 7 stages the index keys of
+// created users (staged.go) and rewrites nothing (an older build would not
+// find staged users, and must refuse the file). The fold
 // (store.Fold) is part of the schema: index keys are folded at write time
 // and lookups fold at read time, so changing the fold needs a migration that
 // rebuilds the folded indexes.

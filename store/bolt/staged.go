@@ -41,7 +41,10 @@ var (
 )
 
 // defaultStageMax is how many staged users a directory holds before a
-// create writes their index keys.
+// create writes their index keys. Memory holds at most twice as many users
+// over all directories: past that, a create writes the keys of its own
+// directory's staged users, however few (so many small directories do not
+// keep all their users in memory).
 const defaultStageMax = 8192
 
 // stagedField names the three values a staged user is found by.
@@ -81,6 +84,7 @@ type retiredRefs struct {
 type staged struct {
 	mu      sync.Mutex
 	dirs    map[store.DirKey]*stagedDir
+	n       int            // users in dirs
 	readers map[uint64]int // lower bound of a read's snapshot → reads open
 	last    uint64         // id of the last committed write transaction
 	retired []retiredRefs
@@ -162,6 +166,7 @@ func (s *staged) put(k store.DirKey, id string, r *userRecord) {
 		return
 	}
 	d.users[id] = u
+	s.n++
 	d.by[stagedName][u.name] = append(d.by[stagedName][u.name], id)
 	if u.ext != "" {
 		d.by[stagedExt][u.ext] = append(d.by[stagedExt][u.ext], id)
@@ -182,6 +187,7 @@ func (s *staged) remove(ref stagedRef) {
 		return
 	}
 	delete(d.users, ref.id)
+	s.n--
 	unlist := func(f stagedField, v string) {
 		ids := d.by[f][v]
 		for i, id := range ids {
@@ -216,6 +222,13 @@ func (s *staged) add(k store.DirKey, id string, r *userRecord) {
 	s.added = append(s.added, stagedRef{k, id})
 }
 
+// full reports whether memory holds max users or more.
+func (s *staged) full(max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n >= max
+}
+
 // retireLater marks a user whose keys the write transaction in progress
 // writes (or who it deletes): once it commits, the user is retired.
 func (s *staged) retireLater(k store.DirKey, id string) {
@@ -224,17 +237,31 @@ func (s *staged) retireLater(k store.DirKey, id string) {
 	s.retire = append(s.retire, stagedRef{k, id})
 }
 
+// How a write transaction ended, for settle.
+type txOutcome int
+
+const (
+	txCommitted  txOutcome = iota
+	txRolledBack           // before Commit: nothing of it is in the file
+	// Commit failed: bbolt may have written the meta page before its
+	// fsync failed, so what the transaction wrote may still be what
+	// later transactions read. Its users stay in memory (reads check
+	// each against their snapshot) and none is retired.
+	txCommitFailed
+)
+
 // settle ends the write transaction in progress, tx: committed, its
 // retirements start; rolled back, its additions are forgotten.
-func (s *staged) settle(tx uint64, committed bool) {
+func (s *staged) settle(tx uint64, how txOutcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if committed {
+	switch how {
+	case txCommitted:
 		s.last = tx
 		if len(s.retire) > 0 {
 			s.retired = append(s.retired, retiredRefs{tx: tx, refs: s.retire})
 		}
-	} else {
+	case txRolledBack:
 		for _, ref := range s.added {
 			s.remove(ref)
 		}
@@ -360,7 +387,7 @@ func (d *dirTx) stage(id string, r *userRecord) error {
 		return err
 	}
 	d.db.staged.add(d.key, id, r)
-	if counter(d.counters, keyStagedCount) >= d.db.stageMax {
+	if counter(d.counters, keyStagedCount) >= d.db.stageMax || d.db.staged.full(2*d.db.stageMax) {
 		return d.indexStaged()
 	}
 	return nil
@@ -456,14 +483,22 @@ func eachDirKey(tx *bbolt.Tx, fn func(k store.DirKey, dir *bbolt.Bucket) error) 
 	})
 }
 
-// checkStaged checks that every staged key of d is a user with a record,
-// and that the staged counter counts them.
+// checkStaged checks that every staged key of d is a user with a record
+// whose userName no user holds in the index, and that the staged counter
+// counts them.
 func checkStaged(d *dirTx) error {
 	n := 0
 	if b := d.bucket.Bucket(bucketStaged); b != nil {
 		if err := b.ForEach(func(k, _ []byte) error {
 			if !isRecordKey(k) || d.users.Get(k) == nil {
 				return fmt.Errorf("staged key %q is not a user", k)
+			}
+			r, err := d.readUser(string(k))
+			if err != nil {
+				return fmt.Errorf("staged user %s: %w", k, err)
+			}
+			if held := d.userName.Get([]byte(store.Fold(r.UserName))); held != nil {
+				return fmt.Errorf("staged user %s has userName %q, which the index gives to %s", k, r.UserName, held)
 			}
 			n++
 			return nil

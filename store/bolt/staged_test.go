@@ -272,6 +272,9 @@ func TestVerifyRefusesDamagedStaged(t *testing.T) {
 			return addCounter(d.counters, keyStagedCount, 1)
 		},
 		"counter off": func(d *dirTx) error { return addCounter(d.counters, keyStagedCount, 1) },
+		"staged userName in the index": func(d *dirTx) error {
+			return d.userName.Put([]byte("ann@x"), []byte(newTimeID(d.now)))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "scimbridge.db")
@@ -296,7 +299,7 @@ func TestStagedUncommittedNotFound(t *testing.T) {
 	defer db.Close()
 	dir := setupOrg(t, db)
 	db.staged.add(dir, newTimeID(db.now()), &userRecord{UserName: "ghost@x", ExternalID: "g1", Emails: []string{"ghost@x"}})
-	defer db.staged.settle(0, false)
+	defer db.staged.settle(0, txRolledBack)
 	for _, f := range []store.Field{store.FieldUserName, store.FieldEmail} {
 		if got := lookupIDs(t, db, dir, f, "ghost@x", false); len(got) != 0 {
 			t.Errorf("%s lookup = %v; want none", f, got)
@@ -310,5 +313,39 @@ func TestStagedUncommittedNotFound(t *testing.T) {
 	}
 	if _, err := db.CreateUser(t.Context(), dir, store.User{UserName: "ghost@x", Attributes: []byte(`{}`)}); err != nil {
 		t.Errorf("create of the name = %v; want it created", err)
+	}
+}
+
+// TestStagedBoundOverDirectories stages users in three directories, none
+// at its own limit: once memory holds twice the limit, a create writes
+// its own directory's staged keys.
+func TestStagedBoundOverDirectories(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
+	defer db.Close()
+	db.stageMax = 3
+	ctx := t.Context()
+	a := setupOrg(t, db)
+	var dirs []store.DirKey
+	for _, name := range []string{"b", "c"} {
+		if _, err := db.CreateDirectory(ctx, store.Directory{Org: a.Org, Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, store.DirKey{Org: a.Org, Directory: name})
+	}
+	dirs = append([]store.DirKey{a}, dirs...)
+	for i, dir := range dirs {
+		for j := range 2 {
+			if _, err := db.CreateUser(ctx, dir, store.User{UserName: fmt.Sprintf("u%d%d@x", i, j), Attributes: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, want := range []int{2, 2, 0} { // the sixth create reached 2×3
+		if staged, n := stagedKeys(t, db, dirs[i]); len(staged) != want || n != want {
+			t.Errorf("directory %s: %d staged, counter %d; want %d", dirs[i], len(staged), n, want)
+		}
+	}
+	if got := lookupIDs(t, db, dirs[2], store.FieldUserName, "u21@x", false); len(got) != 1 {
+		t.Errorf("lookup after the write = %v; want one user", got)
 	}
 }
