@@ -59,10 +59,31 @@ const (
 type stagedUser struct {
 	name, ext string
 	emails    []string // folded, no repeats
+	// added is the transaction that staged the user, once it committed
+	// (0 before, or if its commit failed); retired the one that wrote its
+	// keys or deleted it, once it committed; retiring is set while a
+	// transaction that does is in progress (or if its commit failed).
+	// Between added and retired the user's record has these values: every
+	// write of an indexed value unstages (retires) it first.
+	added, retired uint64
+	retiring       bool
+}
+
+// visible tells how u stands in the snapshot of transaction snap: sure
+// (the user is in it with these values, and its keys are not), unsure
+// (read the record to know), or neither (not in it, or its keys are).
+func (u *stagedUser) visible(snap uint64) (sure, unsure bool) {
+	switch {
+	case u.added == 0 || u.retiring:
+		return false, true
+	case u.added <= snap && (u.retired == 0 || u.retired > snap):
+		return true, false
+	}
+	return false, false
 }
 
 type stagedDir struct {
-	users map[string]stagedUser  // id → values
+	users map[string]*stagedUser // id → values
 	by    [3]map[string][]string // stagedField → value → ids
 }
 
@@ -146,7 +167,7 @@ func (s *staged) dir(k store.DirKey) *stagedDir {
 		if s.dirs == nil {
 			s.dirs = make(map[store.DirKey]*stagedDir)
 		}
-		d = &stagedDir{users: make(map[string]stagedUser)}
+		d = &stagedDir{users: make(map[string]*stagedUser)}
 		for i := range d.by {
 			d.by[i] = make(map[string][]string)
 		}
@@ -155,9 +176,10 @@ func (s *staged) dir(k store.DirKey) *stagedDir {
 	return d
 }
 
-// put adds user id of directory k with r's values.
-func (s *staged) put(k store.DirKey, id string, r *userRecord) {
-	u := stagedUser{name: store.Fold(r.UserName), ext: r.ExternalID}
+// put adds user id of directory k with r's values, staged by transaction
+// added (0: not committed yet).
+func (s *staged) put(k store.DirKey, id string, r *userRecord, added uint64) {
+	u := &stagedUser{name: store.Fold(r.UserName), ext: r.ExternalID, added: added}
 	for e := range foldedSet(r.Emails) {
 		u.emails = append(u.emails, e)
 	}
@@ -218,7 +240,7 @@ func (s *staged) remove(ref stagedRef) {
 func (s *staged) add(k store.DirKey, id string, r *userRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.put(k, id, r)
+	s.put(k, id, r, 0)
 	s.added = append(s.added, stagedRef{k, id})
 }
 
@@ -234,6 +256,9 @@ func (s *staged) full(max int) bool {
 func (s *staged) retireLater(k store.DirKey, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if u := s.user(stagedRef{k, id}); u != nil {
+		u.retiring = true
+	}
 	s.retire = append(s.retire, stagedRef{k, id})
 }
 
@@ -258,6 +283,16 @@ func (s *staged) settle(tx uint64, how txOutcome) {
 	switch how {
 	case txCommitted:
 		s.last = tx
+		for _, ref := range s.added {
+			if u := s.user(ref); u != nil {
+				u.added = tx
+			}
+		}
+		for _, ref := range s.retire {
+			if u := s.user(ref); u != nil {
+				u.retired, u.retiring = tx, false
+			}
+		}
 		if len(s.retire) > 0 {
 			s.retired = append(s.retired, retiredRefs{tx: tx, refs: s.retire})
 		}
@@ -265,34 +300,54 @@ func (s *staged) settle(tx uint64, how txOutcome) {
 		for _, ref := range s.added {
 			s.remove(ref)
 		}
+		for _, ref := range s.retire {
+			if u := s.user(ref); u != nil {
+				u.retiring = false
+			}
+		}
 	}
 	s.added, s.retire = nil, nil
 	s.dropRetired()
 }
 
+func (s *staged) user(ref stagedRef) *stagedUser {
+	if d := s.dirs[ref.dir]; d != nil {
+		return d.users[ref.id]
+	}
+	return nil
+}
+
 // candidates returns the ids of directory k's users in memory whose field
-// f is value (or starts with it). They are to be checked against a
-// snapshot: memory is ahead of some and behind none.
-func (s *staged) candidates(k store.DirKey, f stagedField, value string, prefix bool) []string {
+// f is value (or starts with it), as they stand in the snapshot of
+// transaction snap (see stagedUser.visible): sure ones, and unsure ones to
+// be checked against the snapshot's records.
+func (s *staged) candidates(k store.DirKey, f stagedField, value string, prefix bool, snap uint64) (sure, unsure []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.dirs[k]
-	if d == nil {
-		return nil
+	if d == nil || !prefix && value == "" {
+		return nil, nil
+	}
+	take := func(ids []string) {
+		for _, id := range ids {
+			switch yes, maybe := d.users[id].visible(snap); {
+			case yes:
+				sure = append(sure, id)
+			case maybe:
+				unsure = append(unsure, id)
+			}
+		}
 	}
 	if !prefix {
-		if value == "" {
-			return nil
-		}
-		return append([]string(nil), d.by[f][value]...)
+		take(d.by[f][value])
+		return sure, unsure
 	}
-	var ids []string
-	for v, vids := range d.by[f] {
+	for v, ids := range d.by[f] {
 		if strings.HasPrefix(v, value) {
-			ids = append(ids, vids...)
+			take(ids)
 		}
 	}
-	return ids
+	return sure, unsure
 }
 
 // stagedLookup returns the users of the snapshot found by memory whose
@@ -302,8 +357,8 @@ func (d *dirTx) stagedLookup(f stagedField, value string, prefix bool) ([]string
 	if d.db == nil {
 		return nil, errors.New("staged lookup without its store")
 	}
-	var out []string
-	for _, id := range d.db.staged.candidates(d.key, f, value, prefix) {
+	out, unsure := d.db.staged.candidates(d.key, f, value, prefix, uint64(d.users.Tx().ID()))
+	for _, id := range unsure {
 		r, err := d.readUser(id)
 		if errors.Is(err, errNoUser) {
 			continue // not in this snapshot (yet, or any more)
@@ -458,7 +513,7 @@ func (db *DB) loadStaged() error {
 				if err != nil {
 					return fmt.Errorf("staged user %s: %w", id, err)
 				}
-				db.staged.put(k, string(id), &r)
+				db.staged.put(k, string(id), &r, db.staged.last)
 				return nil
 			})
 		})

@@ -126,12 +126,20 @@ func TestStagedUsersAfterReopen(t *testing.T) {
 	if staged, _ := stagedKeys(t, db, dir); !slices.Equal(staged, []string{u.ID}) {
 		t.Fatalf("staged = %v; want [%s]", staged, u.ID)
 	}
+	if sure, unsure := db.staged.candidates(dir, stagedExt, "00u1", false, db.staged.last); !slices.Equal(sure, []string{u.ID}) || len(unsure) != 0 {
+		t.Errorf("after the create, candidates = %v sure, %v unsure; want [%s] sure", sure, unsure, u.ID)
+	}
 	db.Close()
 	if _, err := Verify(path); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	db = open(t, path, Options{})
 	defer db.Close()
+	// A committed staged user is known to be in later snapshots: lookups
+	// need not read its record to check it.
+	if sure, unsure := db.staged.candidates(dir, stagedName, "ann@example.com", false, db.staged.last); !slices.Equal(sure, []string{u.ID}) || len(unsure) != 0 {
+		t.Errorf("after reopen, candidates = %v sure, %v unsure; want [%s] sure", sure, unsure, u.ID)
+	}
 	for _, f := range []store.Field{store.FieldUserName, store.FieldEmail} {
 		if got := lookupIDs(t, db, dir, f, "ANN@example.com", false); !slices.Equal(got, []string{u.ID}) {
 			t.Errorf("after reopen, %s lookup = %v; want [%s]", f, got, u.ID)
@@ -347,5 +355,64 @@ func TestStagedBoundOverDirectories(t *testing.T) {
 	}
 	if got := lookupIDs(t, db, dirs[2], store.FieldUserName, "u21@x", false); len(got) != 1 {
 		t.Errorf("lookup after the write = %v; want one user", got)
+	}
+}
+
+// TestStagedRenameThenCreateInOneBatch renames a staged user and creates
+// a user with its old name in the same transaction: memory still holds
+// the old name until the commit, and must not take it for the user's.
+func TestStagedRenameThenCreateInOneBatch(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "scimbridge.db"), Options{})
+	defer db.Close()
+	dir := setupOrg(t, db)
+	ann, err := db.CreateUser(t.Context(), dir, store.User{UserName: "ann@x", Attributes: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(fn func(d *dirTx) error) *call {
+		return &call{run: func(tx *bbolt.Tx) (*outbox, error) {
+			ob := &outbox{tx: tx, org: dir.Org, now: db.stamp()}
+			d, err := openDir(tx, dir)
+			if err != nil {
+				return ob, err
+			}
+			d.now, d.ob, d.db = ob.now, ob, db
+			return ob, fn(d)
+		}, wake: make(chan bool, 1)}
+	}
+	rename := in(func(d *dirTx) error {
+		old, err := d.readUser(ann.ID)
+		if err != nil {
+			return err
+		}
+		r := old
+		r.UserName = "bob@x"
+		if err := d.reindexUser(ann.ID, &old, &r); err != nil {
+			return err
+		}
+		return d.putUser(ann.ID, &r)
+	})
+	id := newTimeID(db.now())
+	create := in(func(d *dirTx) error {
+		r := userRecord{UserName: "ann@x"}
+		if err := d.userNameHeld("ann@x", r.UserName, ""); err != nil {
+			return err
+		}
+		if err := d.putUser(id, &r); err != nil {
+			return err
+		}
+		if err := d.stage(id, &r); err != nil {
+			return err
+		}
+		return addCounter(d.counters, keyUserCount, 1)
+	})
+	if n := db.runBatch([]*call{rename, create}); n != 2 || rename.err != nil || create.err != nil {
+		t.Fatalf("batch settled %d: rename %v, create %v; want both in one commit", n, rename.err, create.err)
+	}
+	if got := lookupIDs(t, db, dir, store.FieldUserName, "ann@x", false); !slices.Equal(got, []string{id}) {
+		t.Errorf("ann@x = %v; want the new user %s", got, id)
+	}
+	if got := lookupIDs(t, db, dir, store.FieldUserName, "bob@x", false); !slices.Equal(got, []string{ann.ID}) {
+		t.Errorf("bob@x = %v; want %s", got, ann.ID)
 	}
 }
