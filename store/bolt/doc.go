@@ -263,8 +263,8 @@
 // candidates in id order. An email lookup also reads the users whose
 // userName matches, to keep those that have the email (the email index
 // leaves out a user's own userName); the ones it drops count in Examined.
-// A user lookup also reads the staged users that memory finds by the
-// value, to keep those whose record in the snapshot has it (staged.go).
+// A user lookup also takes the staged users that memory finds by the
+// value and that are in the snapshot with it (staged.go).
 // Without a Plan they walk the resource bucket in id order. Query.Match is applied to every record read; Total counts the
 // matches. Without SortKey the page is taken while walking; with SortKey the
 // (key, id) of every match is kept, sorted, and the page is read again.

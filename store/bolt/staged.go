@@ -17,9 +17,11 @@ import (
 // written by its create. Its id goes into the directory's staged bucket
 // (ids are time-ordered, so this appends at the bucket's right edge), and
 // its indexed values into memory (staged). Lookups read both: the index
-// keys of the snapshot, and the staged users whose record in the snapshot
-// has the value (each is read to check it, so what memory holds can never
-// make a lookup return a user the snapshot does not have). When a
+// keys of the snapshot, and the staged users in the snapshot with the
+// value (stagedUser.visible: memory knows the committed transactions that
+// staged and unstaged each user; one it is unsure of is read in the
+// snapshot to check its record, so memory can never make a lookup return
+// a user the snapshot does not have). When a
 // directory holds stageMax staged users, the create that reaches the limit
 // writes all their keys in its transaction; an update or delete of a
 // staged user writes (or drops) that user's keys alone.
