@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,10 +44,12 @@ var (
 )
 
 // defaultStageMax is how many staged users a directory holds before a
-// create writes their index keys. Memory holds at most twice as many users
-// over all directories: past that, a create writes the keys of its own
-// directory's staged users, however few (so many small directories do not
-// keep all their users in memory).
+// create writes their index keys. Past twice as many users in memory over
+// all directories, a create writes the keys of its own directory's staged
+// users, however few (so many small directories do not keep all their
+// users in memory). Memory can hold more for a while: the users of one
+// batch, the users kept for reads still open, and those of a failed
+// commit (until a restart) count too.
 const defaultStageMax = 8192
 
 // stagedField names the three values a staged user is found by.
@@ -62,7 +65,8 @@ type stagedUser struct {
 	name, ext string
 	emails    []string // folded, no repeats
 	// added is the transaction that staged the user, once it committed
-	// (0 before, or if its commit failed); retired the one that wrote its
+	// (0 before, or if its commit failed; for a user loaded at Open, the
+	// last transaction committed then); retired the one that wrote its
 	// keys or deleted it, once it committed; retiring is set while a
 	// transaction that does is in progress (or if its commit failed).
 	// Between added and retired the user's record has these values: every
@@ -102,8 +106,9 @@ type retiredRefs struct {
 }
 
 // staged is the memory side of the staged users. All of it is under mu.
-// added and retired belong to the write transaction in progress (there is
-// one at a time); settle ends them when it commits or rolls back.
+// The lists added and retire belong to the write transaction in progress
+// (there is one at a time); settle ends them when it commits or rolls
+// back. retired is what committed transactions retired, kept for reads.
 type staged struct {
 	mu      sync.Mutex
 	dirs    map[store.DirKey]*stagedDir
@@ -541,10 +546,11 @@ func eachDirKey(tx *bbolt.Tx, fn func(k store.DirKey, dir *bbolt.Bucket) error) 
 }
 
 // checkStaged checks that every staged key of d is a user with a record
-// whose userName no user holds in the index, and that the staged counter
-// counts them.
+// whose userName no user holds in the index nor another staged user, and
+// that the staged counter counts them.
 func checkStaged(d *dirTx) error {
 	n := 0
+	names := map[string][]byte{}
 	if b := d.bucket.Bucket(bucketStaged); b != nil {
 		if err := b.ForEach(func(k, _ []byte) error {
 			if !isRecordKey(k) || d.users.Get(k) == nil {
@@ -554,9 +560,14 @@ func checkStaged(d *dirTx) error {
 			if err != nil {
 				return fmt.Errorf("staged user %s: %w", k, err)
 			}
-			if held := d.userName.Get([]byte(store.Fold(r.UserName))); held != nil {
+			name := store.Fold(r.UserName)
+			if held := d.userName.Get([]byte(name)); held != nil {
 				return fmt.Errorf("staged user %s has userName %q, which the index gives to %s", k, r.UserName, held)
 			}
+			if other, ok := names[name]; ok {
+				return fmt.Errorf("staged users %s and %s have the same userName %q", other, k, r.UserName)
+			}
+			names[name] = bytes.Clone(k)
 			n++
 			return nil
 		}); err != nil {

@@ -283,6 +283,19 @@ func TestVerifyRefusesDamagedStaged(t *testing.T) {
 		"staged userName in the index": func(d *dirTx) error {
 			return d.userName.Put([]byte("ann@x"), []byte(newTimeID(d.now)))
 		},
+		"two staged users with one userName": func(d *dirTx) error {
+			id := newTimeID(d.now)
+			if err := d.putUser(id, &userRecord{UserName: "ANN@x"}); err != nil {
+				return err
+			}
+			if err := d.bucket.Bucket(bucketStaged).Put([]byte(id), empty); err != nil {
+				return err
+			}
+			if err := addCounter(d.counters, keyUserCount, 1); err != nil {
+				return err
+			}
+			return addCounter(d.counters, keyStagedCount, 1)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "scimbridge.db")
