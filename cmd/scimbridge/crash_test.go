@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,6 +177,35 @@ func TestCrashLosesNothing(t *testing.T) {
 	for name, id := range acked {
 		if status, body := get(c.base+"/Users/"+id, scimToken); status != http.StatusOK || body["userName"] != name {
 			t.Errorf("acknowledged user %s (%s) after crashes: %d %v", name, id, status, body)
+		}
+	}
+	// And found by userName, as an IdP's probe finds it: creates stage
+	// their index keys (store/bolt/staged.go), and the store rebuilds what
+	// it keeps of them in memory at each start.
+	for name, id := range acked {
+		status, page := get(c.base+"/Users?filter="+url.QueryEscape(`userName eq "`+name+`"`), scimToken)
+		res, _ := page["Resources"].([]any)
+		if status != http.StatusOK || len(res) != 1 || res[0].(map[string]any)["id"] != id {
+			t.Errorf("acknowledged user %s (%s) by userName after crashes: %d %v", name, id, status, page)
+		}
+	}
+	// Its userName stays taken.
+	tried := 0
+	for name := range acked {
+		if tried++; tried > 20 {
+			break
+		}
+		body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + strings.ToUpper(name) + `"}`
+		req, _ := http.NewRequest("POST", c.base+"/Users", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+scimToken)
+		req.Header.Set("Content-Type", "application/scim+json")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusConflict {
+			t.Errorf("create of acknowledged userName %s after crashes: %d; want 409", name, res.StatusCode)
 		}
 	}
 
