@@ -158,6 +158,47 @@ func BenchmarkUserNameLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkUserNameLookupStaged is BenchmarkUserNameLookup for users whose
+// index keys are staged (staged.go): 2,000 users created by CreateUser
+// into the 100,000 of the fixture, found through memory.
+func BenchmarkUserNameLookupStaged(b *testing.B) {
+	bigFixture(b)
+	ctx := context.Background()
+	const n = 2000
+	name := func(i int) string { return fmt.Sprintf("staged-%05d@example.com", i) }
+	if p, err := big.db.ListUsers(ctx, big.dir, store.Query{Plan: &store.Plan{Field: store.FieldUserName, Value: name(0)}, Count: 1}); err != nil || p.Total == 0 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for w := range 16 {
+			wg.Go(func() {
+				for i := w; i < n; i += 16 {
+					if _, err := big.db.CreateUser(ctx, big.dir, store.User{UserName: name(i), Attributes: []byte(`{}`)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	if staged, _ := stagedKeys(b, big.db, big.dir); len(staged) < n {
+		b.Fatalf("%d staged users; want at least %d", len(staged), n)
+	}
+	i := 0
+	for b.Loop() {
+		v := name(i * 7919 % n)
+		p, err := big.db.ListUsers(ctx, big.dir, store.Query{Plan: &store.Plan{Field: store.FieldUserName, Value: v}, Count: 1})
+		if err != nil || p.Total != 1 || p.Examined != 1 {
+			b.Fatalf("ListUsers(userName eq %s) = total %d examined %d, %v; want 1, 1", v, p.Total, p.Examined, err)
+		}
+		i++
+	}
+}
+
 func BenchmarkAddMember(b *testing.B) {
 	bigFixture(b)
 	ctx := context.Background()

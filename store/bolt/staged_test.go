@@ -27,7 +27,7 @@ func lookupIDs(t *testing.T, db *DB, dir store.DirKey, field store.Field, value 
 }
 
 // stagedKeys returns the staged ids of dir and its staged counter.
-func stagedKeys(t *testing.T, db *DB, dir store.DirKey) ([]string, int) {
+func stagedKeys(t testing.TB, db *DB, dir store.DirKey) ([]string, int) {
 	t.Helper()
 	var ids []string
 	var n int
