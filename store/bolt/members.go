@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/scimbridge/scimbridge/store"
 )
 
 // Memberships are kept twice, one key per side, so that both a group's
@@ -194,15 +196,7 @@ func migrateMemberPositions(tx *bbolt.Tx) error {
 // eachDirBucket calls fn with the bucket of every directory of every org,
 // for the migrations, which work on buckets as they are in the file.
 func eachDirBucket(tx *bbolt.Tx, fn func(dir *bbolt.Bucket) error) error {
-	return tx.Bucket(bucketDirs).ForEachBucket(func(org []byte) error {
-		ob := tx.Bucket(bucketDirs).Bucket(org)
-		return ob.ForEachBucket(func(name []byte) error {
-			if err := fn(ob.Bucket(name)); err != nil {
-				return fmt.Errorf("directory %s/%s: %w", org, name, err)
-			}
-			return nil
-		})
-	})
+	return eachDirKey(tx, func(_ store.DirKey, dir *bbolt.Bucket) error { return fn(dir) })
 }
 
 // keyCount counts the keys of b by a walk: Stats reads committed pages

@@ -244,18 +244,13 @@ func (s *staged) remove(ref stagedRef) {
 }
 
 // add is put for the write transaction in progress: rolled back with it.
-func (s *staged) add(k store.DirKey, id string, r *userRecord) {
+// It returns how many users memory holds.
+func (s *staged) add(k store.DirKey, id string, r *userRecord) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.put(k, id, r, 0)
 	s.added = append(s.added, stagedRef{k, id})
-}
-
-// full reports whether memory holds max users or more.
-func (s *staged) full(max int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n >= max
+	return s.n
 }
 
 // retireLater marks a user whose keys the write transaction in progress
@@ -448,8 +443,8 @@ func (d *dirTx) stage(id string, r *userRecord) error {
 	if err := addCounter(d.counters, keyStagedCount, 1); err != nil {
 		return err
 	}
-	d.db.staged.add(d.key, id, r)
-	if counter(d.counters, keyStagedCount) >= d.db.stageMax || d.db.staged.full(2*d.db.stageMax) {
+	inMemory := d.db.staged.add(d.key, id, r)
+	if counter(d.counters, keyStagedCount) >= d.db.stageMax || inMemory >= 2*d.db.stageMax {
 		return d.indexStaged()
 	}
 	return nil
