@@ -37,6 +37,7 @@ type phase struct {
 
 	mu       sync.Mutex
 	samples  []time.Duration
+	methods  []string // the method of each sample
 	requests int
 	errors   int
 	ops      int
@@ -58,10 +59,11 @@ func (p *phase) fail(format string, args ...any) {
 	p.mu.Unlock()
 }
 
-func (p *phase) sample(d time.Duration) {
+func (p *phase) sample(method string, d time.Duration) {
 	p.mu.Lock()
 	p.requests++
 	p.samples = append(p.samples, d)
+	p.methods = append(p.methods, method)
 	p.mu.Unlock()
 }
 
@@ -83,6 +85,7 @@ func (b *bench) end(p *phase) Phase {
 	if out.Requests == 0 && out.Errors == 0 {
 		return out
 	}
+	out.ByMethod = byMethod(p.samples, p.methods)
 	slices.Sort(p.samples)
 	if n := len(p.samples); n > 0 {
 		out.P50, out.P95, out.P99 = percentile(p.samples, 50), percentile(p.samples, 95), percentile(p.samples, 99)
@@ -95,6 +98,32 @@ func (b *bench) end(p *phase) Phase {
 	b.report.Phases = append(b.report.Phases, out)
 	b.mu.Unlock()
 	fmt.Fprintln(b.out, out.Line())
+	return out
+}
+
+// byMethod splits samples by their methods, in the order the methods
+// first appear; nil when they all have one method.
+func byMethod(samples []time.Duration, methods []string) []MethodLatency {
+	var order []string
+	split := map[string][]time.Duration{}
+	for i, m := range methods {
+		if _, ok := split[m]; !ok {
+			order = append(order, m)
+		}
+		split[m] = append(split[m], samples[i])
+	}
+	if len(order) < 2 {
+		return nil
+	}
+	out := make([]MethodLatency, 0, len(order))
+	for _, m := range order {
+		s := split[m]
+		slices.Sort(s)
+		out = append(out, MethodLatency{
+			Method: m, Requests: len(s),
+			P50: percentile(s, 50), P95: percentile(s, 95), P99: percentile(s, 99), Max: s[len(s)-1],
+		})
+	}
 	return out
 }
 
@@ -159,7 +188,7 @@ func (b *bench) send(ctx context.Context, p *phase, r req) ([]byte, bool) {
 		return nil, false
 	}
 	if !r.untimed {
-		p.sample(elapsed)
+		p.sample(r.method, elapsed)
 	}
 	if !slices.Contains(r.want, res.StatusCode) {
 		p.fail("%s %s: status %d, want %s: %s", r.method, short(r.path), res.StatusCode, wantText(r.want), snippet(data))

@@ -145,8 +145,19 @@ type Phase struct {
 	P95        time.Duration
 	P99        time.Duration
 	Max        time.Duration
+	// ByMethod splits the latencies by HTTP method when the phase sent
+	// more than one (an Okta create is a GET probe, then a POST): the
+	// server's read and write paths, apart.
+	ByMethod []MethodLatency
 	// FirstError is the text of the first failure, "" when none.
 	FirstError string
+}
+
+// MethodLatency is the latency of one HTTP method's requests in a phase.
+type MethodLatency struct {
+	Method             string
+	Requests           int
+	P50, P95, P99, Max time.Duration
 }
 
 // OpsPerSecond is Ops divided by Duration.
@@ -163,6 +174,10 @@ func (p Phase) Line() string {
 	fmt.Fprintf(&b, "phase %-22s %8d %-11s %8d req in %8s  %9.0f %s/s  %9.0f req/s  p50 %s  p95 %s  p99 %s  max %s  errors %d",
 		p.Name, p.Ops, p.Unit, p.Requests, round(p.Duration), p.OpsPerSecond(), p.Unit, p.Throughput,
 		round(p.P50), round(p.P95), round(p.P99), round(p.Max), p.Errors)
+	for _, m := range p.ByMethod {
+		fmt.Fprintf(&b, "\n  %-6s %8d req  p50 %s  p95 %s  p99 %s  max %s",
+			m.Method, m.Requests, round(m.P50), round(m.P95), round(m.P99), round(m.Max))
+	}
 	if p.FirstError != "" {
 		fmt.Fprintf(&b, "\n  first error: %s", p.FirstError)
 	}

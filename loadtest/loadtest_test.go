@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -125,6 +126,16 @@ func wantNoErrors(t *testing.T, rep loadtest.Report) {
 		if p.Requests > 0 && (p.P50 <= 0 || p.P50 > p.P95 || p.P95 > p.P99 || p.P99 > p.Max) {
 			t.Errorf("phase %s: percentiles p50 %v p95 %v p99 %v max %v not ordered", p.Name, p.P50, p.P95, p.P99, p.Max)
 		}
+		n := 0
+		for _, m := range p.ByMethod {
+			n += m.Requests
+			if m.P50 <= 0 || m.P50 > m.P95 || m.P95 > m.P99 || m.P99 > m.Max || m.Max > p.Max {
+				t.Errorf("phase %s, %s: percentiles p50 %v p95 %v p99 %v max %v not ordered or above the phase's max %v", p.Name, m.Method, m.P50, m.P95, m.P99, m.Max, p.Max)
+			}
+		}
+		if p.ByMethod != nil && n != p.Requests {
+			t.Errorf("phase %s: the methods count %d requests, the phase %d", p.Name, n, p.Requests)
+		}
 	}
 }
 
@@ -144,8 +155,17 @@ func TestSync(t *testing.T) {
 	if p := phase(t, rep, "users"); p.Ops != 200 || p.Requests != 400 {
 		t.Errorf("users phase: %d ops, %d requests; want 200 users, 400 requests (probe + POST)", p.Ops, p.Requests)
 	}
+	if m := phase(t, rep, "users").ByMethod; len(m) != 2 || m[0].Method != "GET" || m[0].Requests != 200 || m[1].Method != "POST" || m[1].Requests != 200 {
+		t.Errorf("users phase by method: %+v; want 200 GET, then 200 POST", m)
+	}
+	if !regexp.MustCompile(`\n  GET +200 req  p50 `).MatchString(out) || !regexp.MustCompile(`\n  POST +200 req  p50 `).MatchString(out) {
+		t.Errorf("the output does not show the users phase's GETs and POSTs apart")
+	}
 	if p := phase(t, rep, "groups"); p.Ops != 5 || p.Requests != 10 {
 		t.Errorf("groups phase: %d ops, %d requests; want 5, 10", p.Ops, p.Requests)
+	}
+	if p := phase(t, rep, "memberships"); p.ByMethod != nil {
+		t.Errorf("memberships phase by method: %+v; want none (PATCH alone)", p.ByMethod)
 	}
 	// 3 memberships per user: 600 over 5 groups, 120 each, in PATCHes of
 	// 50, 50 and 20.
