@@ -56,26 +56,26 @@
 //
 // # Reading the output
 //
-// A line per phase as it ends:
+// A line per phase as it ends, and under it, for a phase that sent more
+// than one HTTP method, a line per method, so that the probes and the
+// creates of a sync are seen apart:
 //
-//	phase users  20000 users  40000 req in 52.4s  382 users/s  763 req/s  p50 10.74ms  p95 58.79ms  p99 80.35ms  max 172.69ms  errors 0
+//	phase users  100000 users  200000 req in 54s  1851 users/s  3702 req/s  p50 3.5ms  p95 9.23ms  p99 12.77ms  max 425.44ms  errors 0
+//	  GET   100000 req  p50 1.52ms  p95 4.08ms  p99 6.4ms  max 36.71ms
+//	  POST  100000 req  p50 5.77ms  p95 10.67ms  p99 14.78ms  max 425.44ms
 //
 // Ops (here users) count the phase's units, which is what a target is
 // stated in (user creates per second, memberships per second); req counts
 // HTTP requests (two per user in sync: probe and POST). The latency
-// percentiles are nearest-rank over every request of the phase, kept
-// whole; in the biggroup measurements they are the ones to read, as those
-// phases' durations also hold the untimed restore requests. A phase that
-// sent more than one HTTP method adds a line per method, so the probe and
-// the create of a sync are seen apart:
+// percentiles are nearest-rank over every request of the phase (and of
+// the method), kept whole; in the biggroup measurements they are the ones
+// to read, as those phases' durations also hold the untimed restore
+// requests. The methods come in the order GET, POST, PUT, PATCH, DELETE.
+// A phase with errors adds a "first error:" line. The last line is
+// Report.Summary: the workload's headline figures, the total time and the
+// errors, e.g.
 //
-//	GET       20000 req  p50 1.55ms  p95 4.2ms  p99 6.12ms  max 61.4ms
-//	POST      20000 req  p50 6.7ms  p95 12.1ms  p99 16.67ms  max 172.69ms
-//
-// A phase with errors adds a "first error:" line. The last line is Report.Summary:
-// the workload's headline figures, the total time and the errors, e.g.
-//
-//	workload sync: 20000 users in 52.4s (382/s), 200 groups in 391ms (512/s), 60000 memberships in 13.2s (4545/s, 600 PATCHes p99 402.87ms), sync 1m6s; total 1m6s; errors 0
+//	workload sync: 100000 users in 54s (1851/s), 1000 groups in 497.88ms (2009/s), 300000 memberships in 15.2s (19678/s, 3000 PATCHes p99 106.69ms), sync 1m9.8s; total 1m9.8s; errors 0
 //
 // # Caveats
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -36,8 +37,7 @@ type phase struct {
 	start      time.Time
 
 	mu       sync.Mutex
-	samples  []time.Duration
-	methods  []string // the method of each sample
+	samples  map[string][]time.Duration // latencies by HTTP method
 	requests int
 	errors   int
 	ops      int
@@ -62,8 +62,10 @@ func (p *phase) fail(format string, args ...any) {
 func (p *phase) sample(method string, d time.Duration) {
 	p.mu.Lock()
 	p.requests++
-	p.samples = append(p.samples, d)
-	p.methods = append(p.methods, method)
+	if p.samples == nil {
+		p.samples = make(map[string][]time.Duration, 1)
+	}
+	p.samples[method] = append(p.samples[method], d)
 	p.mu.Unlock()
 }
 
@@ -85,11 +87,11 @@ func (b *bench) end(p *phase) Phase {
 	if out.Requests == 0 && out.Errors == 0 {
 		return out
 	}
-	out.ByMethod = byMethod(p.samples, p.methods)
-	slices.Sort(p.samples)
-	if n := len(p.samples); n > 0 {
-		out.P50, out.P95, out.P99 = percentile(p.samples, 50), percentile(p.samples, 95), percentile(p.samples, 99)
-		out.Max = p.samples[n-1]
+	var all []time.Duration
+	out.ByMethod, all = byMethod(p.samples)
+	if n := len(all); n > 0 {
+		out.P50, out.P95, out.P99 = percentile(all, 50), percentile(all, 95), percentile(all, 99)
+		out.Max = all[n-1]
 	}
 	if out.Duration > 0 {
 		out.Throughput = float64(out.Requests) / out.Duration.Seconds()
@@ -101,30 +103,45 @@ func (b *bench) end(p *phase) Phase {
 	return out
 }
 
-// byMethod splits samples by their methods, in the order the methods
-// first appear; nil when they all have one method.
-func byMethod(samples []time.Duration, methods []string) []MethodLatency {
-	var order []string
-	split := map[string][]time.Duration{}
-	for i, m := range methods {
-		if _, ok := split[m]; !ok {
-			order = append(order, m)
+// methodOrder is the order of the lines per method; other methods follow
+// in name order.
+var methodOrder = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// byMethod sorts each method's samples and returns their figures, in
+// methodOrder (nil when there is one method), and all the samples sorted.
+func byMethod(samples map[string][]time.Duration) ([]MethodLatency, []time.Duration) {
+	methods := slices.Sorted(maps.Keys(samples))
+	slices.SortStableFunc(methods, func(a, b string) int {
+		ia, ib := slices.Index(methodOrder, a), slices.Index(methodOrder, b)
+		if ia < 0 {
+			ia = len(methodOrder)
 		}
-		split[m] = append(split[m], samples[i])
+		if ib < 0 {
+			ib = len(methodOrder)
+		}
+		return ia - ib
+	})
+	if len(methods) == 1 {
+		s := samples[methods[0]]
+		slices.Sort(s)
+		return nil, s
 	}
-	if len(order) < 2 {
-		return nil
-	}
-	out := make([]MethodLatency, 0, len(order))
-	for _, m := range order {
-		s := split[m]
+	var out []MethodLatency
+	var all []time.Duration
+	for _, m := range methods {
+		s := samples[m]
+		if len(s) == 0 {
+			continue
+		}
 		slices.Sort(s)
 		out = append(out, MethodLatency{
 			Method: m, Requests: len(s),
 			P50: percentile(s, 50), P95: percentile(s, 95), P99: percentile(s, 99), Max: s[len(s)-1],
 		})
+		all = append(all, s...)
 	}
-	return out
+	slices.Sort(all)
+	return out, all
 }
 
 // percentile is the nearest-rank percentile of sorted samples.

@@ -8,9 +8,10 @@ import (
 )
 
 // BenchmarkFlush is the disk alone, without bbolt: one page written in
-// place in a file of 4 MiB, then fdatasync, as bbolt does on Linux. Two of them are the most of
-// BenchmarkPing. The disk's flush time varies from day to day on a shared
-// virtual disk, and every write figure of README varies with it.
+// place in a file of 4 MiB, then fdatasync, as bbolt does on Linux. A
+// commit makes two such flushes (BenchmarkPing), after writing its pages.
+// The disk's flush time varies from day to day on a shared virtual disk,
+// and every write figure of README varies with it.
 func BenchmarkFlush(b *testing.B) {
 	f, err := os.Create(filepath.Join(b.TempDir(), "flush"))
 	if err != nil {
@@ -26,7 +27,6 @@ func BenchmarkFlush(b *testing.B) {
 		b.Fatal(err)
 	}
 	n := 0
-	b.ResetTimer()
 	for b.Loop() {
 		n++
 		if _, err := f.WriteAt(page, int64(n*7%pages*len(page))); err != nil {
