@@ -137,14 +137,12 @@ func (db *DB) runBatch(calls []*call) int {
 		if failed < 0 {
 			id := uint64(tx.ID())
 			err := tx.Commit()
-			if err != nil {
-				for _, c := range calls[:limit] {
-					c.err = err
-				}
-			}
 			how := txCommitted
 			if err != nil {
 				how = txCommitFailed
+				for _, c := range calls[:limit] {
+					c.err = err
+				}
 			}
 			db.staged.settle(id, how)
 			db.settle(calls[:limit], err == nil)
